@@ -1,0 +1,1 @@
+"""Properties shared by several models, and the Z3 proof obligations."""

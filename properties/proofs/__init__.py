@@ -1,0 +1,1 @@
+"""Z3 encodings of the models and their proof obligations."""

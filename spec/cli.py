@@ -1,0 +1,368 @@
+"""The ``hintspec`` command.
+
+Exit codes: 0 all properties hold (``--all``: every expectation met), 1 a property is
+violated (or an expectation is not met), 2 bad usage or input, 3 undetermined (a bound hit).
+Bad input gives one line on stderr, ``hintspec: error: ...``, and writes nothing.
+
+Sub-commands beyond the core (simulate, fuzz, prove, report, graph, ...) live in their own
+``cli_*`` modules, each with a ``register(subparsers)`` function listed in ``EXTENSIONS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hintspec.configs import config_label, make_config, parse_assignments
+from hintspec.errors import UsageError
+from hintspec.explore import CheckResult, PropertyResult, Verdict, check
+from hintspec.manifest import Entry, load_manifest, mismatches, run_entry, update_entries
+from hintspec.model import Model
+from hintspec.progress import Progress
+from hintspec.registry import all_models, get_model
+from hintspec.render.text import render_trace
+from hintspec.trace import Trace, read_itf, replay, write_itf, write_text_atomic
+
+EXTENSIONS: list[str] = []
+"""Modules that add sub-commands: each has ``register(subparsers)``."""
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNDETERMINED = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"hintspec: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def add_model_arguments(p: argparse.ArgumentParser, *, model_optional: bool = False) -> None:
+    """MODEL, --variant and --set, shared by the sub-commands that take a model."""
+    p.add_argument("model", nargs="?" if model_optional else None, help="model name")
+    p.add_argument("--variant", help="design variant (see `hintspec list`)")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a config parameter (repeatable)",
+    )
+
+
+def model_from_args(args: argparse.Namespace) -> Model[Any, Any]:
+    """The model instance named by MODEL, --variant and --set."""
+    cls = get_model(args.model)
+    config = make_config(cls, args.variant, parse_assignments(args.assignments))
+    return cls(config)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def trace_path(out: Path, trace: Trace) -> Path:
+    prop = _slug(trace.prop or trace.kind)
+    return out / f"{trace.model}-{trace.variant}-{prop}.itf.json"
+
+
+def write_traces(result: CheckResult, out: Path | None, model: Model[Any, Any]) -> dict[str, str]:
+    """Write each violated property's trace (ITF and text) to ``out``; name -> path."""
+    paths: dict[str, str] = {}
+    if out is None:
+        return paths
+    for p in result.properties:
+        if p.verdict is Verdict.VIOLATED and p.trace is not None:
+            path = trace_path(out, p.trace)
+            write_itf(p.trace, path)
+            write_text_atomic(
+                path.with_suffix("").with_suffix(".txt"), render_trace(p.trace, model)
+            )
+            paths[p.name] = str(path)
+    return paths
+
+
+def result_json(result: CheckResult, paths: dict[str, str]) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "variant": result.variant,
+        "config": result.config,
+        "verdict": result.verdict.value,
+        "distinct_states": result.distinct_states,
+        "transitions": result.transitions,
+        "depth": result.depth,
+        "seconds": round(result.seconds, 3),
+        "bound_hit": result.bound_hit,
+        "never_fired": result.never_fired,
+        "properties": [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "verdict": p.verdict.value,
+                "explanation": p.explanation,
+                "trace_length": len(p.trace) if p.trace is not None else None,
+                "trace": paths.get(p.name),
+            }
+            for p in result.properties
+        ],
+    }
+
+
+def _verdict_cell(p: PropertyResult) -> str:
+    if p.verdict is Verdict.VIOLATED:
+        return "VIOLATED"
+    if p.verdict is Verdict.UNDETERMINED:
+        return "undetermined"
+    return "witnessed" if p.kind == "sometimes" else "holds"
+
+
+def render_result(result: CheckResult, model: Model[Any, Any], paths: dict[str, str]) -> str:
+    lines = [
+        f"hintspec check {result.model} (variant {result.variant}; {config_label(model.config)})",
+        f"  {result.distinct_states:,} distinct states, {result.transitions:,} transitions, "
+        f"depth {result.depth}, {result.seconds:.2f} s ({result.states_per_second:,.0f} states/s)",
+        "  search complete" if result.complete else f"  search INCOMPLETE: {result.bound_hit}",
+        "",
+    ]
+    for p in result.properties:
+        extra = ""
+        if p.trace is not None:
+            what = "witness" if p.kind == "sometimes" else "trace"
+            extra = f"  [{what}: {len(p.trace)} steps]"
+        lines.append(f"  {_verdict_cell(p):<13}{p.kind:<10}{p.name}{extra}")
+        if p.verdict is not Verdict.HOLDS and p.explanation:
+            lines.append(f"  {'':<13}{'':<10}  {p.explanation}")
+        if p.name in paths:
+            lines.append(f"  {'':<13}{'':<10}  -> {paths[p.name]}")
+    if result.never_fired:
+        lines.append("")
+        lines.append("  actions that never fired: " + ", ".join(result.never_fired))
+    lines.append("")
+    for p in result.properties:
+        if p.verdict is Verdict.VIOLATED and p.trace is not None:
+            lines.append(render_trace(p.trace, model))
+    lines.append(f"Result: {result.verdict.value.upper()}")
+    return "\n".join(lines) + "\n"
+
+
+# -- sub-commands -----------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    models = all_models()
+    names = [args.model] if args.model else list(models)
+    for name in names:
+        cls = get_model(name)
+        default = cls.Config()
+        print(f"{cls.name}: {cls.summary()}")
+        print(f"  config: {json.dumps(_config_dict(default))}")
+        if cls.reference_config:
+            print(f"  reference config: {json.dumps(dict(cls.reference_config))}")
+        print("  variants:")
+        for v, doc in cls.variants.items():
+            print(f"    {v}: {doc.strip().splitlines()[0] if doc.strip() else ''}")
+        print("  actions: " + ", ".join(a.name for a in cls.actions))
+        print("  properties:")
+        for prop in cls.properties:
+            print(f"    [{prop.kind.value}] {prop.name}")
+        print()
+    return EXIT_OK
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    from hintspec.configs import config_to_json
+
+    return config_to_json(config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.model:
+            raise UsageError("give either MODEL or --all, not both")
+        return _check_all(args)
+    if not args.model:
+        raise UsageError("check needs a MODEL, or --all for every manifest entry")
+    model = model_from_args(args)
+    out = Path(args.out) if args.out else None
+    progress = Progress(f"{model.name}/{model.variant}")
+    result = check(
+        model,
+        max_states=args.max_states,
+        max_depth=args.max_depth,
+        timeout=args.timeout,
+        progress=progress,
+    )
+    paths = write_traces(result, out, model)
+    if args.json:
+        print(json.dumps(result_json(result, paths), indent=2))
+    else:
+        sys.stdout.write(render_result(result, model, paths))
+    return result.exit_code()
+
+
+def _check_all(args: argparse.Namespace) -> int:
+    entries = [e for e in load_manifest() if args.include_slow or not e.slow]
+    out = Path(args.out) if args.out else None
+    rows: list[tuple[Entry, CheckResult, list[str]]] = []
+    header = (
+        f"{'model':<18} {'variant':<24} {'config':<22} {'expected':<12} {'verdict':<12} "
+        f"{'states':>10} {'depth':>5} {'secs':>7}  ok"
+    )
+    if not args.json:
+        print(header)
+        print("-" * len(header))
+    for entry in entries:
+        result = run_entry(entry, timeout=args.timeout)
+        bad = mismatches(entry, result)
+        rows.append((entry, result, bad))
+        if out is not None:
+            model_cls = get_model(entry.model)
+            write_traces(
+                result, out, model_cls(make_config(model_cls, entry.variant, entry.config))
+            )
+        if not args.json:
+            cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
+            print(
+                f"{entry.model:<18} {entry.variant:<24} {cfg[:22]:<22} "
+                f"{entry.expect.get('verdict', '?'):<12} {result.verdict.value:<12} "
+                f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
+                + ("yes" if not bad else "NO")
+            )
+            if result.failing:
+                print(f"{'':<20}violated: " + "; ".join(result.failing))
+            for b in bad:
+                print(f"{'':<20}MISMATCH {b}")
+            sys.stdout.flush()
+    if args.junit:
+        from hintspec.render.junit import write_junit
+
+        write_junit(Path(args.junit), rows)
+    if args.update_manifest:
+        by_model: dict[str, list[tuple[Entry, CheckResult]]] = {}
+        for entry, result, _bad in rows:
+            by_model.setdefault(entry.model, []).append((entry, result))
+        if not args.include_slow:
+            raise UsageError("--update-manifest needs --include-slow, so no entry is dropped")
+        for model_name, pairs in by_model.items():
+            update_entries(model_name, pairs)
+    failed = [r for r in rows if r[2]]
+    if args.json:
+        print(
+            json.dumps(
+                [{"entry": e.label, "mismatches": b, **result_json(r, {})} for e, r, b in rows],
+                indent=2,
+            )
+        )
+    else:
+        print()
+        print(
+            f"{len(rows)} entries, {len(rows) - len(failed)} as expected, "
+            f"{len(failed)} not as expected"
+        )
+    return EXIT_OK if not failed else EXIT_VIOLATED
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    trace = read_itf(Path(args.trace))
+    if getattr(args, "html", False):
+        from hintspec.render.html import render_trace_html
+
+        out = Path(args.out) if args.out else Path(args.trace).with_suffix("").with_suffix(".html")
+        write_text_atomic(out, render_trace_html(trace))
+        print(f"wrote {out}")
+        return EXIT_OK
+    sys.stdout.write(render_trace(trace))
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    trace = read_itf(Path(args.trace))
+    result = replay(trace)
+    print(result.message)
+    return EXIT_OK if result.ok else EXIT_VIOLATED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hintspec",
+        description="Model-check the Linux guest-memory hinting protocols.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("list", help="models, variants, properties and default configs")
+    p.add_argument("model", nargs="?", help="only this model")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="explore a model exhaustively (or --all manifest entries)")
+    add_model_arguments(p, model_optional=True)
+    p.add_argument("--all", action="store_true", help="check every manifest entry")
+    p.add_argument("--include-slow", action="store_true", help="with --all: slow entries too")
+    p.add_argument("--update-manifest", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--max-states", type=_positive_int, metavar="N")
+    p.add_argument("--max-depth", type=_positive_int, metavar="N")
+    p.add_argument("--timeout", type=_positive_float, metavar="S")
+    p.add_argument("--out", metavar="DIR", help="write traces (ITF and text) here")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.add_argument("--junit", metavar="FILE", help="with --all: JUnit XML report")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("show", help="render a trace file")
+    p.add_argument("trace", help="an .itf.json trace")
+    p.add_argument("--html", action="store_true", help="write a self-contained HTML viewer")
+    p.add_argument("--out", metavar="FILE", help="with --html: where to write it")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("replay", help="re-execute a trace against the current model")
+    p.add_argument("trace", help="an .itf.json trace")
+    p.set_defaults(func=cmd_replay)
+
+    for module in EXTENSIONS:
+        register: Callable[[Any], None] = importlib.import_module(module).register
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UsageError as exc:
+        sys.stderr.write(f"hintspec: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("hintspec: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,365 @@
+"""The exhaustive explorer: breadth-first search with parent links.
+
+What it gives, per property, is a three-valued verdict:
+
+* ``holds`` -- the whole reachable space was explored and no state broke it;
+* ``violated`` -- with the shortest trace (BFS order) to a state that breaks it; a
+  ``sometimes`` that no reachable state satisfies is violated as *vacuous*;
+* ``undetermined`` -- a bound (states, depth, time) was hit before either answer was known.
+
+It also detects deadlocks (no enabled action in a state the model does not call terminal),
+counts how often each action fired (coverage) and, when the model has liveness properties,
+keeps the state graph for the fair-cycle search in :mod:`hintspec.liveness`.
+
+The search is deterministic: states are numbered in BFS order, successors are generated in
+the model's fixed action order, and the first path found to a state is its parent link.
+Only the parent index is stored per state; a trace's action labels are recomputed from the
+model when the trace is built (as TLC does), which keeps memory per state small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+from hintspec.configs import config_to_json
+from hintspec.model import Model, PropertyKind, PropertySpec
+from hintspec.progress import Progress
+from hintspec.trace import Trace, trace_from_path
+
+DEADLOCK = "no deadlock"
+
+
+class Verdict(enum.Enum):
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    UNDETERMINED = "undetermined"
+
+
+@dataclasses.dataclass
+class PropertyResult:
+    name: str
+    kind: str
+    """always, sometimes, liveness or deadlock."""
+    verdict: Verdict
+    explanation: str | None = None
+    trace: Trace | None = None
+    """The counterexample (violated) or, for a ``sometimes``, the witness."""
+
+
+@dataclasses.dataclass
+class Graph:
+    """The explored state graph: edges as parallel arrays, and per state the bit mask of
+    enabled actions (needed for fairness)."""
+
+    src: array[int]
+    dst: array[int]
+    act: array[int]
+    enabled: list[int]
+
+
+@dataclasses.dataclass
+class CheckResult:
+    model: str
+    variant: str
+    config: dict[str, Any]
+    properties: list[PropertyResult]
+    distinct_states: int
+    transitions: int
+    depth: int
+    """BFS levels, counting the initial states as level 1 (TLC's 'depth')."""
+    seconds: float
+    bound_hit: str | None
+    coverage: dict[str, int]
+    complete: bool
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts = {p.verdict for p in self.properties}
+        if Verdict.VIOLATED in verdicts:
+            return Verdict.VIOLATED
+        if Verdict.UNDETERMINED in verdicts or not self.complete:
+            return Verdict.UNDETERMINED
+        return Verdict.HOLDS
+
+    @property
+    def failing(self) -> list[str]:
+        return [p.name for p in self.properties if p.verdict is Verdict.VIOLATED]
+
+    @property
+    def never_fired(self) -> list[str]:
+        return [a for a, n in self.coverage.items() if n == 0]
+
+    @property
+    def states_per_second(self) -> float:
+        return self.distinct_states / self.seconds if self.seconds > 0 else 0.0
+
+    def exit_code(self) -> int:
+        return {Verdict.HOLDS: 0, Verdict.VIOLATED: 1, Verdict.UNDETERMINED: 3}[self.verdict]
+
+
+@dataclasses.dataclass
+class Exploration:
+    """Raw output of :func:`explore`, before liveness is checked."""
+
+    states: list[Any]
+    parent: array[int]
+    levels: list[int]
+    """levels[k] is the index of the first state at BFS distance k."""
+    transitions: int
+    coverage: list[int]
+    graph: Graph | None
+    bound_hit: str | None
+    violations: dict[str, tuple[int, str]]
+    """always property -> (state index, explanation) of its first (shortest) violation."""
+    witnesses: dict[str, int]
+    deadlock: int | None
+    seconds: float
+
+    def path_to(self, index: int) -> list[Any]:
+        path = []
+        while index >= 0:
+            path.append(self.states[index])
+            index = self.parent[index]
+        path.reverse()
+        return path
+
+    def depth_of(self, index: int) -> int:
+        d = 0
+        while index >= 0:
+            index = self.parent[index]
+            d += 1
+        return d - 1
+
+
+def explore(
+    model: Model[Any, Any],
+    *,
+    max_states: int | None = None,
+    max_depth: int | None = None,
+    timeout: float | None = None,
+    keep_graph: bool | None = None,
+    progress: Progress | None = None,
+) -> Exploration:
+    """Breadth-first search of the reachable states of ``model``."""
+    start = time.monotonic()
+    if keep_graph is None:
+        keep_graph = bool(model.properties_of(PropertyKind.LIVENESS))
+    always_props = model.properties_of(PropertyKind.ALWAYS)
+    sometimes_props = model.properties_of(PropertyKind.SOMETIMES)
+    check_always: list[tuple[str, Callable[[Any], Any]]] = [
+        (p.name, getattr(model, p.method)) for p in always_props
+    ]
+    check_sometimes: list[tuple[str, Callable[[Any], Any]]] = [
+        (p.name, getattr(model, p.method)) for p in sometimes_props
+    ]
+    violations: dict[str, tuple[int, str]] = {}
+    witnesses: dict[str, int] = {}
+    states: list[Any] = []
+    index: dict[Any, int] = {}
+    parent: array[int] = array("q")
+    coverage = [0] * len(model.actions)
+    graph = Graph(array("q"), array("q"), array("h"), []) if keep_graph else None
+    deadlock: int | None = None
+    bound_hit: str | None = None
+    is_terminal = model.is_terminal
+    check_deadlock = model.check_deadlock
+
+    def visit(s: Any, i: int) -> None:
+        # Invariants and witnesses are evaluated once per distinct state, in BFS order, so
+        # the first hit is at minimal depth.
+        nonlocal check_always, check_sometimes
+        if check_always:
+            for name, fn in check_always:
+                result = fn(s)
+                if result is not True:
+                    prop = model.property(name)
+                    violations[name] = (i, model.evaluate_always(prop, s) or name)
+            if len(violations) and any(n in violations for n, _ in check_always):
+                check_always = [(n, f) for n, f in check_always if n not in violations]
+        if check_sometimes:
+            hit = False
+            for name, fn in check_sometimes:
+                if fn(s):
+                    witnesses[name] = i
+                    hit = True
+            if hit:
+                check_sometimes = [(n, f) for n, f in check_sometimes if n not in witnesses]
+
+    for s in model.initial_states():
+        if s not in index:
+            index[s] = len(states)
+            states.append(s)
+            parent.append(-1)
+            visit(s, index[s])
+    levels = [0]
+    transitions = 0
+    i = 0
+    depth = 0
+    level_end = len(states)
+    while i < len(states):
+        if i == level_end:
+            depth += 1
+            levels.append(i)
+            level_end = len(states)
+        s = states[i]
+        expand = max_depth is None or depth < max_depth
+        n_succ = 0
+        mask = 0
+        for a, _args, t in model.successors(s):
+            n_succ += 1
+            j = index.get(t)
+            if j is None:
+                if not expand:
+                    bound_hit = f"max depth {max_depth}"
+                    continue
+                if max_states is not None and len(states) >= max_states:
+                    bound_hit = f"max states {max_states}"
+                    continue
+                j = len(states)
+                index[t] = j
+                states.append(t)
+                parent.append(i)
+                visit(t, j)
+            if not expand:
+                continue
+            transitions += 1
+            coverage[a] += 1
+            if graph is not None:
+                graph.src.append(i)
+                graph.dst.append(j)
+                graph.act.append(a)
+                mask |= 1 << a
+        if graph is not None:
+            graph.enabled.append(mask)
+        if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
+            deadlock = i
+        i += 1
+        if (i & 1023) == 0:
+            if progress is not None:
+                progress.update(len(states), transitions, depth + 1, len(states) - i)
+            if timeout is not None and time.monotonic() - start > timeout:
+                bound_hit = f"timeout {timeout:g} s"
+                break
+    if progress is not None:
+        progress.done()
+    if graph is not None:
+        while len(graph.enabled) < len(states):
+            graph.enabled.append(0)
+    return Exploration(
+        states=states,
+        parent=parent,
+        levels=levels,
+        transitions=transitions,
+        coverage=coverage,
+        graph=graph,
+        bound_hit=bound_hit,
+        violations=violations,
+        witnesses=witnesses,
+        deadlock=deadlock,
+        seconds=time.monotonic() - start,
+    )
+
+
+def check(
+    model: Model[Any, Any],
+    *,
+    max_states: int | None = None,
+    max_depth: int | None = None,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    liveness: bool = True,
+) -> CheckResult:
+    """Explore ``model`` and give every property its verdict (liveness included)."""
+    ex = explore(
+        model,
+        max_states=max_states,
+        max_depth=max_depth,
+        timeout=timeout,
+        keep_graph=liveness and bool(model.properties_of(PropertyKind.LIVENESS)),
+        progress=progress,
+    )
+    complete = ex.bound_hit is None
+    results: list[PropertyResult] = []
+    for prop in model.properties:
+        if prop.kind is PropertyKind.ALWAYS:
+            results.append(_always_result(model, ex, prop, complete))
+        elif prop.kind is PropertyKind.SOMETIMES:
+            results.append(_sometimes_result(model, ex, prop, complete))
+    if model.check_deadlock:
+        if ex.deadlock is not None:
+            trace = trace_from_path(
+                model,
+                ex.path_to(ex.deadlock),
+                prop=DEADLOCK,
+                explanation="no action is enabled and the model does not call this state terminal",
+            )
+            results.append(
+                PropertyResult(DEADLOCK, "deadlock", Verdict.VIOLATED, trace.explanation, trace)
+            )
+        else:
+            verdict = Verdict.HOLDS if complete else Verdict.UNDETERMINED
+            results.append(PropertyResult(DEADLOCK, "deadlock", verdict))
+    live = model.properties_of(PropertyKind.LIVENESS)
+    if live:
+        if complete and liveness and ex.graph is not None:
+            from hintspec.liveness import check_liveness
+
+            for prop in live:
+                results.append(check_liveness(model, ex, prop))
+        else:
+            reason = "not checked" if not liveness else f"search incomplete ({ex.bound_hit})"
+            for prop in live:
+                results.append(PropertyResult(prop.name, "liveness", Verdict.UNDETERMINED, reason))
+    depth = len(ex.levels)
+    return CheckResult(
+        model=model.name,
+        variant=model.variant,
+        config=config_to_json(model.config),
+        properties=results,
+        distinct_states=len(ex.states),
+        transitions=ex.transitions,
+        depth=depth,
+        seconds=ex.seconds,
+        bound_hit=ex.bound_hit,
+        coverage={a.name: n for a, n in zip(model.actions, ex.coverage, strict=True)},
+        complete=complete,
+    )
+
+
+def _always_result(
+    model: Model[Any, Any], ex: Exploration, prop: PropertySpec, complete: bool
+) -> PropertyResult:
+    if prop.name in ex.violations:
+        i, why = ex.violations[prop.name]
+        trace = trace_from_path(model, ex.path_to(i), prop=prop.name, explanation=why)
+        return PropertyResult(prop.name, "always", Verdict.VIOLATED, why, trace)
+    if complete:
+        return PropertyResult(prop.name, "always", Verdict.HOLDS)
+    return PropertyResult(
+        prop.name, "always", Verdict.UNDETERMINED, f"search incomplete ({ex.bound_hit})"
+    )
+
+
+def _sometimes_result(
+    model: Model[Any, Any], ex: Exploration, prop: PropertySpec, complete: bool
+) -> PropertyResult:
+    if prop.name in ex.witnesses:
+        trace = trace_from_path(
+            model, ex.path_to(ex.witnesses[prop.name]), prop=prop.name, kind="witness"
+        )
+        return PropertyResult(prop.name, "sometimes", Verdict.HOLDS, None, trace)
+    if complete:
+        return PropertyResult(
+            prop.name,
+            "sometimes",
+            Verdict.VIOLATED,
+            "vacuous: no reachable state is a witness",
+        )
+    return PropertyResult(
+        prop.name, "sometimes", Verdict.UNDETERMINED, f"search incomplete ({ex.bound_hit})"
+    )

@@ -1,0 +1,131 @@
+"""The manifest: the expected result of every model, variant and configuration CI runs.
+
+Like tlaplus/Examples' ``manifest.json``: one JSON file per model under
+``models/manifest/<model>.json``, each entry recording the expected verdict, which properties
+fail (for bad variants), and the distinct states, transitions and depth. ``hintspec check
+--all`` and the manifest test compare fresh runs with it, so any change in behaviour shows
+up in review, and the known-bad variants are regression tests for the checker itself.
+
+An entry::
+
+    {"variant": "upstream", "config": {"frames": 8},
+     "expect": {"verdict": "holds", "failing": [],
+                "distinct_states": 730, "transitions": 4508, "depth": 13},
+     "slow": false, "note": "why this entry exists"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hintspec.configs import config_overrides, make_config
+from hintspec.errors import UsageError
+from hintspec.explore import CheckResult, check
+from hintspec.registry import get_model
+
+
+@dataclasses.dataclass
+class Entry:
+    model: str
+    variant: str
+    config: dict[str, Any]
+    expect: dict[str, Any]
+    slow: bool = False
+    note: str = ""
+    max_states: int | None = None
+
+    @property
+    def label(self) -> str:
+        cfg = " ".join(f"{k}={v}" for k, v in self.config.items()) or "defaults"
+        return f"{self.model}/{self.variant} [{cfg}]"
+
+
+def manifest_dir() -> Path:
+    return Path(str(resources.files("hintspec.models").joinpath("manifest")))
+
+
+def load_manifest(directory: Path | None = None) -> list[Entry]:
+    """Every entry of every model's manifest file, in file-name order."""
+    directory = directory or manifest_dir()
+    entries: list[Entry] = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"manifest {path.name} is not valid JSON: {exc.msg}") from None
+        model = doc.get("model", path.stem)
+        for raw in doc.get("entries", []):
+            entries.append(
+                Entry(
+                    model=model,
+                    variant=raw.get("variant", "upstream"),
+                    config=dict(raw.get("config", {})),
+                    expect=dict(raw.get("expect", {})),
+                    slow=bool(raw.get("slow", False)),
+                    note=str(raw.get("note", "")),
+                    max_states=raw.get("max_states"),
+                )
+            )
+    return entries
+
+
+def run_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult:
+    model_cls = get_model(entry.model)
+    config = make_config(model_cls, entry.variant, entry.config)
+    return check(model_cls(config), max_states=entry.max_states, timeout=timeout)
+
+
+def observed(result: CheckResult) -> dict[str, Any]:
+    """What a manifest entry records of a result."""
+    return {
+        "verdict": result.verdict.value,
+        "failing": sorted(result.failing),
+        "distinct_states": result.distinct_states,
+        "transitions": result.transitions,
+        "depth": result.depth,
+    }
+
+
+def mismatches(entry: Entry, result: CheckResult) -> list[str]:
+    """How ``result`` differs from what the entry expects (empty: it matches)."""
+    got = observed(result)
+    out = []
+    for key, want in entry.expect.items():
+        have = got.get(key)
+        if key == "failing":
+            want = sorted(want)
+        if have != want:
+            out.append(f"{key}: expected {want}, got {have}")
+    return out
+
+
+def update_entries(model: str, results: list[tuple[Entry, CheckResult]]) -> Path:
+    """Rewrite one model's manifest file with the observed figures (for reviewed updates)."""
+    path = manifest_dir() / f"{model}.json"
+    raws: list[dict[str, Any]] = []
+    doc = {"model": model, "entries": raws}
+    for entry, result in results:
+        raw: dict[str, Any] = {
+            "variant": entry.variant,
+            "config": entry.config,
+            "expect": observed(result),
+        }
+        if entry.slow:
+            raw["slow"] = True
+        if entry.max_states is not None:
+            raw["max_states"] = entry.max_states
+        if entry.note:
+            raw["note"] = entry.note
+        raws.append(raw)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def entry_for(model: str, variant: str, config: Any) -> Entry:
+    return Entry(
+        model, variant, {k: v for k, v in config_overrides(config).items() if k != "variant"}, {}
+    )

@@ -1,0 +1,1 @@
+"""Renderers of traces and results: text (terminal, mailing list)."""
