@@ -249,6 +249,8 @@ class Model(Generic[ConfigT, StateT]):
     """Variant name -> what it is (for bad variants: what went wrong and where)."""
     reference_config: ClassVar[Mapping[str, Any]] = {}
     """A documented larger configuration (overrides of Config's defaults)."""
+    hypothesis_config: ClassVar[Mapping[str, Any]] = {}
+    """Overrides for Hypothesis stateful runs: sizes far beyond exhaustive reach."""
     frame_legend: ClassVar[Mapping[str, str]] = {}
     """The characters of ``frame_map`` and what they mean."""
     check_deadlock: ClassVar[bool] = True
