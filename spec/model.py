@@ -55,7 +55,7 @@ import dataclasses
 import enum
 import inspect
 import typing
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from hintspec.errors import ModelDefinitionError
@@ -92,6 +92,18 @@ class Fairness(enum.Enum):
             raise ModelDefinitionError(
                 f"fairness must be one of none, weak, strong, not {value!r}"
             ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """One arrow of a trace's sequence diagram, from lane ``src`` to lane ``dst`` (equal for
+    an event local to one lane). ``kind`` styles it: add, pop, ack, get_buf, config, notify,
+    fault or local."""
+
+    src: str
+    dst: str
+    label: str
+    kind: str = "local"
 
 
 class PropertyKind(enum.Enum):
@@ -254,6 +266,9 @@ class Model(Generic[ConfigT, StateT]):
     frame_legend: ClassVar[Mapping[str, str]] = {}
     """The characters of ``frame_map`` and what they mean."""
     check_deadlock: ClassVar[bool] = True
+    lanes: ClassVar[tuple[str, ...]] = ()
+    """Lanes of the sequence diagram in HTML traces; empty: ``guest``, one lane per virtqueue
+    in the State, ``host`` (see :mod:`hintspec.render.sequence`)."""
 
     actions: ClassVar[tuple[ActionSpec, ...]] = ()
     properties: ClassVar[tuple[PropertySpec, ...]] = ()
@@ -309,6 +324,13 @@ class Model(Generic[ConfigT, StateT]):
     def view(self, s: StateT) -> dict[str, Any]:
         """The state's variables as shown in traces (default: the dataclass fields)."""
         return {f.name: getattr(s, f.name) for f in dataclasses.fields(s)}  # type: ignore[arg-type]
+
+    def messages(
+        self, action: str, args: Args, before: StateT, after: StateT
+    ) -> Sequence[Message] | None:
+        """The sequence-diagram arrows of one step; None (the default): derive them from the
+        action's citation and the virtqueues' changes (:mod:`hintspec.render.sequence`)."""
+        return None
 
     # -- used by the checkers -----------------------------------------------------------
 
