@@ -228,7 +228,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_all(args: argparse.Namespace) -> int:
+    if args.update_manifest and (not args.include_slow or args.only is None):
+        raise UsageError(
+            "--update-manifest needs --include-slow and --only MODEL, so no entry is dropped"
+        )
     entries = [e for e in load_manifest() if args.include_slow or not e.slow]
+    if args.only:
+        for name in args.only:
+            get_model(name)  # an unknown name is bad input
+        entries = [e for e in entries if e.model in args.only]
     out = Path(args.out) if args.out else None
     rows: list[tuple[Entry, CheckResult, list[str]]] = []
     header = (
@@ -268,8 +276,6 @@ def _check_all(args: argparse.Namespace) -> int:
         by_model: dict[str, list[tuple[Entry, CheckResult]]] = {}
         for entry, result, _bad in rows:
             by_model.setdefault(entry.model, []).append((entry, result))
-        if not args.include_slow:
-            raise UsageError("--update-manifest needs --include-slow, so no entry is dropped")
         for model_name, pairs in by_model.items():
             update_entries(model_name, pairs)
     failed = [r for r in rows if r[2]]
@@ -325,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p, model_optional=True)
     p.add_argument("--all", action="store_true", help="check every manifest entry")
     p.add_argument("--include-slow", action="store_true", help="with --all: slow entries too")
+    p.add_argument(
+        "--only", action="append", metavar="MODEL", help="with --all: only this model's entries"
+    )
     p.add_argument("--update-manifest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--max-states", type=_positive_int, metavar="N")
     p.add_argument("--max-depth", type=_positive_int, metavar="N")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import sys
 
 from hypothesis import HealthCheck, settings
 
@@ -21,3 +23,7 @@ settings.register_profile(
     "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+# The hand-made toy models live beside the tests.
+sys.path.insert(0, str(pathlib.Path(__file__).parent))

@@ -1,0 +1,41 @@
+"""Every manifest entry, run afresh, gives exactly the recorded verdict, failing properties,
+distinct states, transitions and depth (slow entries are covered by `check --all
+--include-slow`)."""
+
+from __future__ import annotations
+
+import pytest
+from hintspec.manifest import load_manifest, mismatches, run_entry
+from hintspec.registry import all_models
+
+ENTRIES = [e for e in load_manifest() if not e.slow]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.label for e in ENTRIES])
+def test_entry_matches_the_manifest(entry) -> None:
+    result = run_entry(entry)
+    assert not mismatches(entry, result), "\n".join(mismatches(entry, result))
+
+
+def test_every_entry_records_the_figures() -> None:
+    for entry in load_manifest():
+        missing = {"verdict", "failing", "distinct_states", "transitions", "depth"} - set(
+            entry.expect
+        )
+        assert not missing, f"{entry.label} lacks {sorted(missing)}"
+
+
+def test_every_model_and_variant_is_in_the_manifest() -> None:
+    covered = {(e.model, e.variant) for e in load_manifest()}
+    for name, cls in all_models().items():
+        for variant in cls.variants:
+            assert (name, variant) in covered, f"{name}/{variant} has no manifest entry"
+
+
+def test_bad_variants_are_violated_and_upstream_holds() -> None:
+    for entry in load_manifest():
+        if entry.variant == "upstream":
+            assert entry.expect["verdict"] == "holds", entry.label
+        else:
+            assert entry.expect["verdict"] == "violated", entry.label
+            assert entry.expect["failing"], entry.label
