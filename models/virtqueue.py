@@ -16,7 +16,10 @@ adds it until the driver takes it back from the used ring:
 This module is a component, not a model: the page-reporting, hinting, balloon and
 virtio-mem models embed a ``Virtqueue`` in their State. A buffer is a small tuple of ints
 whose meaning the embedding model defines (a pfn range, a command id, a request).
-One descriptor per buffer: chained scatterlists are modelled as one buffer.
+By default a buffer takes one descriptor, however many entries its scatterlist has (as with
+``VIRTIO_RING_F_INDIRECT_DESC``); with ``indirect=False`` a buffer of n entries takes n
+descriptors (``virtqueue_add_split`` without indirect descriptors: ``descs_used = total_sg``,
+``-ENOSPC`` if ``vq->num_free < descs_used``), so one full batch can fill the ring.
 """
 
 from __future__ import annotations
@@ -35,11 +38,23 @@ class Virtqueue:
     """Popped by the device, not yet pushed to the used ring."""
     used: tuple[Buffer, ...] = ()
     """Pushed by the device, not yet reclaimed by the driver (FIFO)."""
+    indirect: bool = True
+    """True: a buffer takes one descriptor. False: a buffer is a chained scatterlist whose
+    ``len(buf)`` entries take one descriptor each."""
+
+    def descriptors(self, buf: Buffer) -> int:
+        """Descriptors ``buf`` takes in the ring."""
+        return 1 if self.indirect else max(1, len(buf))
 
     @property
     def num_free(self) -> int:
         """Free descriptors (``vq->num_free``)."""
-        return self.size - len(self.avail) - len(self.inflight) - len(self.used)
+        return self.size - sum(self.descriptors(b) for b in self.buffers)
+
+    @property
+    def full(self) -> bool:
+        """No descriptor is free."""
+        return self.num_free <= 0
 
     @property
     def buffers(self) -> tuple[Buffer, ...]:
@@ -47,8 +62,9 @@ class Virtqueue:
         return self.avail + self.inflight + self.used
 
     def add(self, buf: Buffer) -> Virtqueue | None:
-        """``virtqueue_add_*``: None when the ring is full (the caller sees -ENOSPC)."""
-        if self.num_free <= 0:
+        """``virtqueue_add_*``: None when the ring has too few free descriptors (the caller
+        sees -ENOSPC)."""
+        if self.num_free < self.descriptors(buf):
             return None
         return replace(self, avail=(*self.avail, buf))
 
