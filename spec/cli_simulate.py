@@ -1,0 +1,194 @@
+"""``hintspec simulate`` (seeded random walks) and ``hintspec fuzz`` (Hypothesis, shrinking).
+
+Both print what they found in the explorer's text format and write the (first) violation
+as ITF, ``<out>/<model>-<variant>-<property>.<simulate|fuzz>.itf.json`` with a ``.txt``
+beside it, so ``hintspec show`` and ``hintspec replay`` work on it. Exit codes: 0 nothing
+found (which is not a proof), 1 a property is violated, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from hintspec.cli import (
+    EXIT_OK,
+    EXIT_VIOLATED,
+    _positive_int,
+    add_model_arguments,
+    model_from_args,
+    trace_path,
+)
+from hintspec.configs import config_label, make_config, parse_assignments
+from hintspec.model import Model, PropertyKind
+from hintspec.registry import get_model
+from hintspec.render.text import render_trace
+from hintspec.trace import Trace, write_itf, write_text_atomic
+
+DEFAULT_OUT = "hintspec-out"
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def write_trace(trace: Trace, out: Path, model: Model[Any, Any]) -> Path:
+    """Write ``trace`` as ITF and as text under ``out``; the ITF path."""
+    base = trace_path(out, trace)
+    path = base.with_name(base.name.replace(".itf.json", f".{trace.source}.itf.json"))
+    write_itf(trace, path)
+    write_text_atomic(path.with_suffix("").with_suffix(".txt"), render_trace(trace, model))
+    return path
+
+
+def _coverage_line(coverage: dict[str, int]) -> str:
+    return "  coverage: " + ", ".join(f"{a} {n:,}" for a, n in coverage.items())
+
+
+def _sometimes_names(model: Model[Any, Any]) -> list[str]:
+    return [p.name for p in model.properties_of(PropertyKind.SOMETIMES)]
+
+
+# -- simulate ---------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from hintspec.simulate import simulate
+
+    model = model_from_args(args)
+    out = Path(args.out)
+    result = simulate(model, runs=args.runs, steps=args.steps, seed=args.seed)
+    rate = result.steps / result.seconds if result.seconds > 0 else 0.0
+    lines = [
+        f"hintspec simulate {model.name} (variant {model.variant}; {config_label(model.config)})",
+        f"  {result.runs:,} runs x {result.max_steps:,} steps, seed {result.seed}: "
+        f"{result.steps:,} steps, {result.distinct_states:,} distinct states, "
+        f"{result.seconds:.2f} s ({rate:,.0f} steps/s)",
+        f"  walks ended: {result.ended['steps']:,} at the step bound, "
+        f"{result.ended['terminal']:,} in a terminal state, "
+        f"{result.ended['violation']:,} in a violation",
+        "",
+    ]
+    for name, trace in result.violations.items():
+        lines.append(f"  VIOLATED     {name}  [shortest trace: {len(trace)} steps]")
+        lines.append(f"               {trace.explanation}")
+    if not result.violations:
+        lines.append("  no violation found (random walks are not a proof)")
+    for name in _sometimes_names(model):
+        if name in result.witnesses:
+            lines.append(f"  reached      {name}  [in {len(result.witnesses[name])} steps]")
+        else:
+            lines.append(f"  not reached  {name}")
+    lines.append("")
+    lines.append(_coverage_line(result.coverage))
+    if result.never_fired:
+        lines.append("  actions that never fired: " + ", ".join(result.never_fired))
+    lines.append("")
+    first = result.first
+    if first is not None:
+        lines.append(render_trace(first, model))
+        lines.append(f"wrote {write_trace(first, out, model)}")
+    lines.append(f"Result: {'VIOLATED' if first is not None else 'NO VIOLATION FOUND'}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_VIOLATED if first is not None else EXIT_OK
+
+
+# -- fuzz -------------------------------------------------------------------------------
+
+
+def _fuzz_model(args: argparse.Namespace) -> Model[Any, Any]:
+    if not args.large:
+        return model_from_args(args)
+    cls = get_model(args.model)
+    overrides: dict[str, Any] = dict(cls.hypothesis_config)
+    overrides.update(parse_assignments(args.assignments))
+    return cls(make_config(cls, args.variant, overrides))
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from hintspec.stateful import fuzz, profile_name, profile_settings
+
+    model = _fuzz_model(args)
+    out = Path(args.out)
+    profile = profile_name(args.profile)
+    base = profile_settings(profile)
+    result = fuzz(
+        model, base=base, max_examples=args.max_examples, step_count=args.steps, seed=args.seed
+    )
+    lines = [
+        f"hintspec fuzz {model.name} (variant {model.variant}; {config_label(model.config)})",
+        f"  profile {profile}: up to {result.max_examples:,} examples x "
+        f"{result.step_count:,} steps" + (f", seed {args.seed}" if args.seed is not None else ""),
+    ]
+    trace = result.trace
+    if trace is not None:
+        assert result.found_at is not None and result.found_seconds is not None
+        lines.append(
+            f"  found in test case {result.found_at:,} after {result.found_seconds:.2f} s; "
+            f"shrunk to {result.shrunk_length} steps, shortened to {len(trace)}; "
+            f"{result.test_cases:,} test cases, {result.seconds:.2f} s in all"
+        )
+    else:
+        lines.append(
+            f"  no violation in {result.test_cases:,} test cases, {result.steps:,} steps, "
+            f"{result.seconds:.2f} s (not a proof)"
+        )
+    lines.append("")
+    for name in _sometimes_names(model):
+        state = "reached    " if name in result.witnesses else "not reached"
+        lines.append(f"  {state}  {name}")
+    lines.append(_coverage_line(result.coverage))
+    if result.never_fired:
+        lines.append("  actions that never fired: " + ", ".join(result.never_fired))
+    lines.append("")
+    if trace is not None:
+        lines.append(render_trace(trace, model))
+        lines.append(f"wrote {write_trace(trace, out, model)}")
+    lines.append(f"Result: {'VIOLATED' if trace is not None else 'NO VIOLATION FOUND'}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_VIOLATED if trace is not None else EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    """Add ``simulate`` and ``fuzz`` to the ``hintspec`` command."""
+    from hintspec.stateful import PROFILES
+
+    p = subparsers.add_parser("simulate", help="seeded random walks (fast, no shrinking)")
+    add_model_arguments(p)
+    p.add_argument("--runs", type=_positive_int, default=100, metavar="N", help="walks (100)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=100, metavar="K", help="steps per walk (100)"
+    )
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (0)")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to write traces ({DEFAULT_OUT})"
+    )
+    p.set_defaults(func=cmd_simulate)
+
+    p = subparsers.add_parser("fuzz", help="Hypothesis stateful testing, with shrinking")
+    add_model_arguments(p)
+    p.add_argument(
+        "--large",
+        action="store_true",
+        help="start from the model's hypothesis_config (sizes beyond exhaustive reach)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="Hypothesis settings profile (default: $HYPOTHESIS_PROFILE, else dev)",
+    )
+    p.add_argument("--max-examples", type=_positive_int, metavar="N", help="override")
+    p.add_argument("--steps", type=_positive_int, metavar="K", help="steps per example")
+    p.add_argument("--seed", type=_seed, metavar="S", help="fix Hypothesis's random seed")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to write traces ({DEFAULT_OUT})"
+    )
+    p.set_defaults(func=cmd_fuzz)

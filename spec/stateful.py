@@ -1,0 +1,477 @@
+"""Hypothesis stateful testing of any model: one generic ``RuleBasedStateMachine`` adapter.
+
+:func:`machine_for` turns a model instance (its config chosen) into a
+``hypothesis.stateful.RuleBasedStateMachine`` with no boilerplate in the model:
+
+* the initial state is drawn from ``initial_states()`` (an ``@initialize`` rule; no draw when
+  there is only one);
+* every action is one ``@rule(data=st.data())`` whose ``@precondition`` is "the action has an
+  enabled choice in the current state"; the rule draws one of the enabled choices with
+  ``sampled_from`` (so shrinking moves towards the first choice in the model's order);
+* every ``always`` property is an ``@invariant``, and so is "no deadlock" (no action enabled
+  in a state the model does not call terminal), unless the model sets ``check_deadlock =
+  False``. A terminal state stutters (a hidden rule that does nothing and is not recorded).
+
+Every step is recorded, so a failure is a :class:`hintspec.trace.Trace` (source ``fuzz``):
+the exception raised, :class:`PropertyViolation`, carries the trace and renders it in the
+explorer's text format, and :func:`fuzz` returns it after shrinking, ready for
+:func:`hintspec.trace.write_itf` (then ``hintspec show`` and ``hintspec replay`` work on it).
+
+The settings profiles ``dev``, ``ci`` (derandomised: the same examples on every run) and
+``thorough`` are defined here, once: :func:`register_profiles` (the test suite's conftest and
+the ``fuzz`` command both call it), selected with ``HYPOTHESIS_PROFILE``.
+
+Liveness is out of reach of a test of finite runs (Hypothesis has none, see
+``shared/reference/anchors.md`` §2.8); so are ``sometimes`` witnesses as verdicts -- a run
+that never reaches one proves nothing -- but :func:`fuzz` reports which ones were reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+import types
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from hintspec.configs import config_to_json
+from hintspec.errors import UsageError
+from hintspec.model import ActionSpec, Args, Model, PropertyKind, PropertySpec
+from hintspec.trace import Step, Trace
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+DEADLOCK = "no deadlock"
+"""The name of the deadlock check, as in :mod:`hintspec.explore`."""
+
+DEADLOCK_EXPLANATION = "no action is enabled and the model does not call this state terminal"
+
+PROFILES = ("dev", "ci", "thorough")
+DEFAULT_PROFILE = "dev"
+
+
+def register_profiles() -> None:
+    """Register the ``dev``, ``ci`` and ``thorough`` Hypothesis profiles (idempotent).
+
+    * ``dev`` -- quick local runs; failures go to the example database under
+      ``.hypothesis/`` and are replayed first next time.
+    * ``ci`` -- derandomised (the examples are a function of the test, so a run cannot
+      flake, and there is no database); no deadline, since a model step has no time budget.
+    * ``thorough`` -- ten times the examples and twice the steps of ``ci``, random.
+    """
+    common: dict[str, Any] = {
+        "deadline": None,
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    }
+    settings.register_profile("dev", max_examples=50, stateful_step_count=50, **common)
+    settings.register_profile(
+        "ci", max_examples=200, stateful_step_count=50, derandomize=True, **common
+    )
+    settings.register_profile("thorough", max_examples=2000, stateful_step_count=100, **common)
+
+
+def profile_name(name: str | None = None) -> str:
+    """``name``, else ``$HYPOTHESIS_PROFILE``, else ``dev``."""
+    return name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT_PROFILE
+
+
+def profile_settings(name: str | None = None) -> settings:
+    """The settings of profile ``name`` (default: :func:`profile_name`)."""
+    register_profiles()
+    chosen = profile_name(name)
+    try:
+        return settings.get_profile(chosen)
+    except InvalidArgument:
+        raise UsageError(
+            f"unknown Hypothesis profile {chosen!r}; profiles are {', '.join(PROFILES)}"
+        ) from None
+
+
+# -- the adapter ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One enabled choice of an action: its arguments and the state it leads to. The repr is
+    what Hypothesis prints for a drawn choice (``alloc(order=0, head=4)``)."""
+
+    action: str
+    args: Args
+    state: Any
+
+    def __repr__(self) -> str:
+        return f"{self.action}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})"
+
+
+class PropertyViolation(AssertionError):
+    """An ``always`` property (or "no deadlock") failed; ``trace`` leads to the bad state.
+
+    Its text is the trace rendered like the explorer's, so a failing pytest shows it."""
+
+    def __init__(self, trace: Trace, model: Model[Any, Any]) -> None:
+        super().__init__(trace.prop)
+        self.trace = trace
+        self.model = model
+
+    def __str__(self) -> str:
+        from hintspec.render.text import render_trace
+
+        return f"{self.trace.prop}: {self.trace.explanation}\n\n" + render_trace(
+            self.trace, self.model
+        )
+
+
+@dataclasses.dataclass
+class FuzzStats:
+    """What happened over all the test cases of one machine class."""
+
+    actions: Sequence[str]
+    test_cases: int = 0
+    """Machines created: every example Hypothesis ran, shrinking included."""
+    steps: int = 0
+    coverage: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Action -> steps taken, before the first failure (shrinking is not counted)."""
+    witnesses: dict[str, int] = dataclasses.field(default_factory=dict)
+    """``sometimes`` property -> the test case in which it was first reached."""
+    found_at: int | None = None
+    """The test case (1-based) in which the first failure happened."""
+    found_seconds: float | None = None
+    start: float = dataclasses.field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.coverage = dict.fromkeys(self.actions, 0)
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """Base class of the generated machines; :func:`machine_for` fills in the class
+    attributes and one rule per action, one invariant per ``always`` property."""
+
+    model: ClassVar[Model[Any, Any]]
+    stats: ClassVar[FuzzStats]
+    initial: ClassVar[list[Any]]
+    sometimes_props: ClassVar[list[PropertySpec]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[Step] = []
+        self.state: Any = None
+        self._choices: dict[int, list[Choice]] = {}
+        stats = self.stats
+        stats.test_cases += 1
+
+    @initialize(data=st.data())
+    def initial_state(self, data: st.DataObject) -> None:
+        states = self.initial
+        s = states[0] if len(states) == 1 else data.draw(st.sampled_from(states))
+        self._enter(None, {}, s)
+
+    def choices(self, index: int) -> list[Choice]:
+        """The enabled choices of action ``index`` in the current state (computed once)."""
+        if self.state is None:
+            return []
+        cached = self._choices.get(index)
+        if cached is None:
+            spec = self.model.actions[index]
+            fn: Callable[[Any], Any] = getattr(self.model, spec.method)
+            cached = [Choice(spec.name, args, t) for args, t in fn(self.state)]
+            self._choices[index] = cached
+        return cached
+
+    def any_enabled(self) -> bool:
+        return any(self.choices(i) for i in range(len(self.model.actions)))
+
+    def take(self, index: int, data: st.DataObject) -> None:
+        """Take one enabled choice of action ``index`` (the rule body of every action)."""
+        choices = self.choices(index)
+        choice = choices[0] if len(choices) == 1 else data.draw(st.sampled_from(choices))
+        stats = self.stats
+        if stats.found_at is None:
+            stats.steps += 1
+            stats.coverage[choice.action] += 1
+        self._enter(choice.action, choice.args, choice.state)
+
+    def _enter(self, action: str | None, args: Args, s: Any) -> None:
+        self.state = s
+        self._choices = {}
+        self.steps.append(Step(action, dict(args), s))
+        stats = self.stats
+        if stats.found_at is None and len(stats.witnesses) < len(self.sometimes_props):
+            for prop in self.sometimes_props:
+                if prop.name not in stats.witnesses and getattr(self.model, prop.method)(s):
+                    stats.witnesses[prop.name] = stats.test_cases
+
+    def fail(self, prop: str, explanation: str) -> None:
+        """Raise the violation of ``prop`` with the steps taken so far as its trace."""
+        stats = self.stats
+        if stats.found_at is None:
+            stats.found_at = stats.test_cases
+            stats.found_seconds = time.monotonic() - stats.start
+        trace = Trace(
+            model=self.model.name,
+            config=self.model.config,
+            steps=list(self.steps),
+            prop=prop,
+            kind="counterexample",
+            explanation=explanation,
+            source="fuzz",
+        )
+        raise PropertyViolation(trace, self.model)
+
+    def check_always(self, prop: PropertySpec) -> None:
+        if self.state is None:
+            return
+        why = self.model.evaluate_always(prop, self.state)
+        if why is not None:
+            self.fail(prop.name, why)
+
+    @invariant()
+    def zz_no_deadlock(self) -> None:
+        # Named to run after the always properties (Hypothesis runs invariants by name).
+        if (
+            self.model.check_deadlock
+            and self.state is not None
+            and not self.any_enabled()
+            and not self.model.is_terminal(self.state)
+        ):
+            self.fail(DEADLOCK, DEADLOCK_EXPLANATION)
+
+    @precondition(lambda self: self.state is not None and not self.any_enabled())
+    @rule()
+    def zz_stutter(self) -> None:
+        """A terminal state (or one the model exempts from deadlock) stays as it is."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _identifier(text: str) -> str:
+    return re.sub(r"\W+", "_", text).strip("_").lower() or "x"
+
+
+def _action_rule(index: int, spec: ActionSpec) -> Callable[..., None]:
+    def take_action(self: ModelMachine, data: st.DataObject) -> None:
+        self.take(index, data)
+
+    take_action.__name__ = take_action.__qualname__ = _identifier(spec.name)
+    take_action.__doc__ = f"{spec.cites}: one enabled choice of {spec.name}."
+    enabled = precondition(lambda self: bool(self.choices(index)))
+    return enabled(rule(data=st.data())(take_action))
+
+
+def _always_invariant(position: int, prop: PropertySpec) -> Callable[..., None]:
+    def check(self: ModelMachine) -> None:
+        self.check_always(prop)
+
+    check.__name__ = check.__qualname__ = f"always_{position:02d}_{_identifier(prop.name)}"
+    check.__doc__ = prop.name
+    return invariant()(check)
+
+
+def machine_for(model: Model[Any, Any]) -> type[ModelMachine]:
+    """A ``RuleBasedStateMachine`` subclass that runs ``model`` (at its config).
+
+    Use it as ``run_state_machine_as_test(machine_for(m), settings=...)``, as a pytest test
+    class (``TestX = machine_for(m).TestCase``), or through :func:`fuzz`."""
+    namespace: dict[str, Any] = {
+        "model": model,
+        "stats": FuzzStats([a.name for a in model.actions]),
+        "initial": list(dict.fromkeys(model.initial_states())),
+        "sometimes_props": model.properties_of(PropertyKind.SOMETIMES),
+    }
+    if not namespace["initial"]:
+        raise ValueError(f"{model.name}: the model has no initial state")
+    for index, spec in enumerate(model.actions):
+        fn = _action_rule(index, spec)
+        if fn.__name__ in namespace or hasattr(ModelMachine, fn.__name__):
+            fn.__name__ = f"{fn.__name__}_{index}"
+        namespace[fn.__name__] = fn
+    for position, prop in enumerate(model.properties_of(PropertyKind.ALWAYS)):
+        fn = _always_invariant(position, prop)
+        namespace[fn.__name__] = fn
+    # The example database and derandomize key a stateful test by the machine class; keying
+    # by model, variant and config keeps one config's failures from being replayed
+    # against another's (Hypothesis reads this attribute in ``function_digest``).
+    key = json.dumps([model.name, config_to_json(model.config)], sort_keys=True, default=str)
+    namespace["_hypothesis_internal_add_digest"] = hashlib.sha256(key.encode()).digest()
+    cls_name = "".join(part.capitalize() for part in model.name.split("_")) + "Machine"
+    machine = types.new_class(cls_name, (ModelMachine,), exec_body=lambda ns: ns.update(namespace))
+    machine.__module__ = __name__
+    return machine
+
+
+# -- running it -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FuzzResult:
+    """The outcome of :func:`fuzz`: the shrunk counterexample, if any, and the figures."""
+
+    model: str
+    variant: str
+    trace: Trace | None
+    test_cases: int
+    """Test cases run in all (generation and shrinking)."""
+    found_at: int | None
+    """The test case in which the first failure showed up (before shrinking)."""
+    found_seconds: float | None
+    seconds: float
+    steps: int
+    """Steps taken before the first failure (all steps if none)."""
+    coverage: dict[str, int]
+    witnesses: dict[str, int]
+    """``sometimes`` property -> test case that first reached it (before any failure)."""
+    max_examples: int
+    step_count: int
+    shrunk_length: int | None = None
+    """The length of Hypothesis's shrunk trace, before :func:`shorten_trace`."""
+
+    @property
+    def never_fired(self) -> list[str]:
+        return [a for a, n in self.coverage.items() if n == 0]
+
+
+def fuzz(
+    model: Model[Any, Any],
+    *,
+    base: settings | None = None,
+    max_examples: int | None = None,
+    step_count: int | None = None,
+    seed: int | None = None,
+    shrink: bool = True,
+) -> FuzzResult:
+    """Run ``model`` under Hypothesis; return the shrunk counterexample, if one is found.
+
+    ``base`` is the settings to start from (default: the current profile); ``seed`` fixes the
+    random generator (as ``@seed``); with ``shrink=False`` the first failure is returned as
+    found. After Hypothesis's shrinking, :func:`shorten_trace` deletes the steps the failure
+    does not need. Hypothesis's own report is silenced: the result carries the trace. An
+    exception that is not a property violation (a bug in the model's code) propagates."""
+    base = base if base is not None else settings()
+    overrides: dict[str, Any] = {"deadline": None, "report_multiple_bugs": False}
+    if max_examples is not None:
+        overrides["max_examples"] = max_examples
+    if step_count is not None:
+        overrides["stateful_step_count"] = step_count
+    if not shrink:
+        overrides["phases"] = [p for p in base.phases if p is not Phase.shrink]
+    run_settings = settings(base, **overrides)
+    machine = machine_for(model)
+    if seed is not None:
+        machine = hypothesis_seed(seed)(machine)
+    stats = machine.stats
+    stats.start = time.monotonic()
+    trace: Trace | None = None
+    try:
+        with with_reporter(lambda _text: None):
+            run_state_machine_as_test(machine, settings=run_settings)
+    except PropertyViolation as exc:
+        trace = exc.trace
+    shrunk_length = len(trace) if trace is not None else None
+    if trace is not None and shrink:
+        trace = shorten_trace(model, trace)
+    return FuzzResult(
+        model=model.name,
+        variant=model.variant,
+        trace=trace,
+        test_cases=stats.test_cases,
+        found_at=stats.found_at,
+        found_seconds=stats.found_seconds,
+        seconds=time.monotonic() - stats.start,
+        steps=stats.steps,
+        coverage=dict(stats.coverage),
+        witnesses=dict(stats.witnesses),
+        max_examples=run_settings.max_examples,
+        step_count=run_settings.stateful_step_count,
+        shrunk_length=shrunk_length,
+    )
+
+
+# -- shortening a counterexample at the level of actions ---------------------------------
+
+
+def violation_in(model: Model[Any, Any], prop: str, s: Any) -> str | None:
+    """The explanation if ``prop`` (an ``always`` property or "no deadlock") fails in ``s``."""
+    if prop == DEADLOCK:
+        if any(True for _ in model.successors(s)) or model.is_terminal(s):
+            return None
+        return DEADLOCK_EXPLANATION
+    return model.evaluate_always(model.property(prop), s)
+
+
+def _rerun(
+    model: Model[Any, Any], trace: Trace, actions: Sequence[tuple[str, Args]]
+) -> Trace | None:
+    """Re-execute ``actions`` (by name and arguments) from the trace's initial state; the
+    trace up to the first state where ``trace.prop`` fails, or None if it never does (or an
+    action is not enabled)."""
+    assert trace.prop is not None
+    steps = [trace.steps[0]]
+    s = steps[0].state
+    for name, args in actions:
+        why = violation_in(model, trace.prop, s)
+        if why is not None:
+            return dataclasses.replace(trace, steps=steps, explanation=why)
+        nxt = next((t for a, t in model.steps_of(name, s) if a == args), None)
+        if nxt is None:
+            return None
+        s = nxt
+        steps.append(Step(name, args, s))
+    why = violation_in(model, trace.prop, s)
+    return dataclasses.replace(trace, steps=steps, explanation=why) if why else None
+
+
+def _removals(n: int) -> Iterator[range | tuple[int, int]]:
+    """Sets of step indexes to try deleting: spans, largest first, then pairs of steps that
+    are not adjacent (a step that undoes another, like a free after an alloc)."""
+    size = n // 2
+    while size >= 1:
+        for start in range(n - size + 1):
+            yield range(start, start + size)
+        size //= 2
+    for i in range(n):
+        for j in range(i + 2, n):
+            yield (i, j)
+
+
+def shorten_trace(model: Model[Any, Any], trace: Trace, *, budget: int = 5000) -> Trace:
+    """Delete steps from a counterexample while it still breaks the same property.
+
+    Hypothesis shrinks the choices it made, and a choice ("the 3rd enabled block") changes
+    meaning when an earlier step goes; here a step is its action and arguments, so deleting
+    a step keeps the others' meaning. Spans are tried largest first, then pairs of steps;
+    each candidate is cut at its first violating state, and ``budget`` bounds the
+    re-executions. Within the budget the result is 1-minimal: no step can be removed."""
+    if trace.prop is None or trace.loop is not None or len(trace.steps) < 2:
+        return trace
+    best = trace
+    progress = True
+    while progress and budget > 0:
+        progress = False
+        actions = [(step.action or "", step.args) for step in best.steps[1:]]
+        for removal in _removals(len(actions)):
+            budget -= 1
+            if budget < 0:
+                break
+            drop = set(removal)
+            keep = [a for i, a in enumerate(actions) if i not in drop]
+            candidate = _rerun(model, best, keep)
+            if candidate is not None and len(candidate.steps) < len(best.steps):
+                best = candidate
+                progress = True
+                break
+    return best
