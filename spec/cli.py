@@ -29,7 +29,7 @@ from hintspec.registry import all_models, get_model
 from hintspec.render.text import render_trace
 from hintspec.trace import Trace, read_itf, replay, write_itf, write_text_atomic
 
-EXTENSIONS: list[str] = ["hintspec.cli_simulate"]
+EXTENSIONS: list[str] = ["hintspec.cli_simulate", "hintspec.cli_report", "hintspec.cli_graph"]
 """Modules that add sub-commands: each has ``register(subparsers)``."""
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNDETERMINED = 0, 1, 2, 3
