@@ -76,7 +76,12 @@ def register_profiles() -> None:
     """
     common: dict[str, Any] = {
         "deadline": None,
-        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+        # Long stateful runs over big configs are large and slow by nature, not by mistake.
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
     }
     settings.register_profile("dev", max_examples=50, stateful_step_count=50, **common)
     settings.register_profile(
@@ -338,7 +343,8 @@ class FuzzResult:
     max_examples: int
     step_count: int
     shrunk_length: int | None = None
-    """The length of Hypothesis's shrunk trace, before :func:`shorten_trace`."""
+    """The length of the trace Hypothesis reported (shrunk unless ``shrink=False``), before
+    :func:`shorten_trace`."""
 
     @property
     def never_fired(self) -> list[str]:
@@ -353,14 +359,16 @@ def fuzz(
     step_count: int | None = None,
     seed: int | None = None,
     shrink: bool = True,
+    shorten: bool = True,
 ) -> FuzzResult:
     """Run ``model`` under Hypothesis; return the shrunk counterexample, if one is found.
 
     ``base`` is the settings to start from (default: the current profile); ``seed`` fixes the
-    random generator (as ``@seed``); with ``shrink=False`` the first failure is returned as
-    found. After Hypothesis's shrinking, :func:`shorten_trace` deletes the steps the failure
-    does not need. Hypothesis's own report is silenced: the result carries the trace. An
-    exception that is not a property violation (a bug in the model's code) propagates."""
+    random generator (as ``@seed``); with ``shrink=False`` Hypothesis does not shrink (much
+    faster, for tests that only need the failure found). Then, with ``shorten``,
+    :func:`shorten_trace` deletes the steps the failure does not need. Hypothesis's own
+    report is silenced: the result carries the trace. An exception that is not a property
+    violation (a bug in the model's code) propagates."""
     base = base if base is not None else settings()
     overrides: dict[str, Any] = {"deadline": None, "report_multiple_bugs": False}
     if max_examples is not None:
@@ -382,7 +390,7 @@ def fuzz(
     except PropertyViolation as exc:
         trace = exc.trace
     shrunk_length = len(trace) if trace is not None else None
-    if trace is not None and shrink:
+    if trace is not None and shorten:
         trace = shorten_trace(model, trace)
     return FuzzResult(
         model=model.name,
