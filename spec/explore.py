@@ -19,6 +19,7 @@ model when the trace is built (as TLC does), which keeps memory per state small.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import time
@@ -129,11 +130,8 @@ class Exploration:
         return path
 
     def depth_of(self, index: int) -> int:
-        d = 0
-        while index >= 0:
-            index = self.parent[index]
-            d += 1
-        return d - 1
+        """BFS distance of state ``index`` from the initial states."""
+        return bisect.bisect_right(self.levels, index) - 1
 
 
 def explore(
