@@ -239,6 +239,8 @@ def _check_all(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e.model in args.only]
     out = Path(args.out) if args.out else None
     rows: list[tuple[Entry, CheckResult, list[str]]] = []
+    traces: dict[str, dict[str, str]] = {}
+    """entry label -> property -> trace file, for --json and --junit."""
     header = (
         f"{'model':<18} {'variant':<24} {'config':<22} {'expected':<12} {'verdict':<12} "
         f"{'states':>10} {'depth':>5} {'secs':>7}  ok"
@@ -252,7 +254,7 @@ def _check_all(args: argparse.Namespace) -> int:
         rows.append((entry, result, bad))
         if out is not None:
             model_cls = get_model(entry.model)
-            write_traces(
+            traces[entry.label] = write_traces(
                 result, out, model_cls(make_config(model_cls, entry.variant, entry.config))
             )
         if not args.json:
@@ -271,7 +273,12 @@ def _check_all(args: argparse.Namespace) -> int:
     if args.junit:
         from hintspec.render.junit import write_junit
 
-        write_junit(Path(args.junit), rows)
+        skipped = [
+            e
+            for e in load_manifest()
+            if e.slow and not args.include_slow and (not args.only or e.model in args.only)
+        ]
+        write_junit(Path(args.junit), rows, skipped=skipped, traces=traces)
     if args.update_manifest:
         by_model: dict[str, list[tuple[Entry, CheckResult]]] = {}
         for entry, result, _bad in rows:
@@ -282,7 +289,10 @@ def _check_all(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [{"entry": e.label, "mismatches": b, **result_json(r, {})} for e, r, b in rows],
+                [
+                    {"entry": e.label, "mismatches": b, **result_json(r, traces.get(e.label, {}))}
+                    for e, r, b in rows
+                ],
                 indent=2,
             )
         )
