@@ -178,10 +178,13 @@ class Browser:
 
     # -- convenience ----------------------------------------------------------------------
 
-    def open(self, path: Path) -> None:
-        """Load a local file and wait until it has loaded."""
+    def open(self, path: Path, fragment: str = "") -> None:
+        """Load a local file (``#fragment`` appended) and wait until it has loaded."""
         self._events.clear()
-        self.send("Page.navigate", {"url": path.resolve().as_uri()})
+        url = path.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+        if "loaderId" not in self.send("Page.navigate", {"url": url}):
+            # Only the fragment changed: a same-document navigation fires no load event.
+            self.send("Page.reload")
         self.wait_event("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:

@@ -1,0 +1,246 @@
+"""The HTML trace viewer and report in a real browser (headless Chromium over DevTools).
+
+The pages are generated from real checks, written to files, loaded from ``file://`` and
+asserted on as rendered: the number of steps, which frame cells and variables are
+highlighted, what each key does, the sequence diagram's arrows, the report's verdict cells
+and links. Chromium must be installed (``.ci/run`` installs it); these tests never skip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdp_browser import Browser
+from hintspec.cli import main
+from hintspec.explore import check
+from hintspec.render.html import render_trace_html
+from hintspec.trace import Trace, read_itf
+from toy_hinting import Config, ToyHinting
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser(width=1280, height=900) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def buddy_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Trace]:
+    """`check --out` then `show --html` on reference_buddy's isolate_ignores_cap."""
+    root = tmp_path_factory.mktemp("trace")
+    argv = ["check", "reference_buddy", "--variant", "isolate_ignores_cap", "--out", str(root)]
+    assert main(argv) == 1
+    itf = next(root.glob("*.itf.json"))
+    out = root / "trace.html"
+    assert main(["show", str(itf), "--html", "--out", str(out)]) == 0
+    return out, read_itf(itf)
+
+
+def toy_page(root: Path, variant: str, prop: str) -> tuple[Path, Trace, ToyHinting]:
+    model = ToyHinting(Config(variant=variant))
+    trace = next(p.trace for p in check(model).properties if p.name == prop)
+    assert trace is not None
+    out = root / f"{variant}.html"
+    out.write_text(render_trace_html(trace, model), encoding="utf-8")
+    return out, trace, model
+
+
+def js(b: Browser, expr: str) -> Any:
+    return b.evaluate(expr)
+
+
+def selected(b: Browser) -> int:
+    step = int(js(b, "document.body.dataset.step"))
+    assert js(b, "document.querySelector('#steps li.step.sel').dataset.i") == str(step)
+    return step
+
+
+def changed_frames(b: Browser) -> list[int]:
+    return [
+        int(x)
+        for x in js(b, "[...document.querySelectorAll('.frame.chg')].map(e => e.dataset.frame)")
+    ]
+
+
+def changed_vars(b: Browser) -> list[str]:
+    return list(
+        js(b, "[...document.querySelectorAll('#vars tr.changed')].map(e => e.dataset.name)")
+    )
+
+
+def test_trace_page_steps_frames_and_keys(browser: Browser, buddy_page: tuple[Path, Trace]) -> None:
+    page, trace = buddy_page
+    model_frames = _python_frames(trace)  # what the model itself says, per step
+    b = browser
+    b.open(page)
+    assert js(b, "document.querySelectorAll('#steps li.step').length") == 5
+    assert js(b, "document.querySelectorAll('#seq svg .row').length") == 4
+    # The violating (last) state is selected first, in the list and in the diagram.
+    assert selected(b) == 4
+    assert js(b, "document.querySelector('#seq .row.sel').dataset.i") == "4"
+    assert "at most CAP blocks are isolated" in js(
+        b, "document.getElementById('verdict').innerText"
+    )
+    assert js(b, "document.querySelectorAll('.frame').length") == 8
+    assert (
+        js(b, "[...document.querySelectorAll('.frame')].map(e => e.textContent).join('')")
+        == (model_frames[4])
+    )
+    assert changed_frames(b) == _diff(model_frames[3], model_frames[4])
+    # Keys: Home, j, ArrowDown, k, ArrowUp (stops at 0), End, ArrowRight (stops), ArrowLeft.
+    b.press("Home")
+    assert selected(b) == 0
+    assert changed_frames(b) == [] and changed_vars(b) == []
+    assert js(b, "document.getElementById('step-title').textContent") == "Step 0: initial state"
+    b.press("j")
+    assert selected(b) == 1
+    assert changed_vars(b) == ["free", "allocated"]
+    assert changed_frames(b) == _diff(model_frames[0], model_frames[1]) == [0]
+    assert js(b, "document.querySelector('#vars tr.changed .old').textContent") == "{[0, 3]}"
+    assert js(b, "document.getElementById('cites').textContent") == (
+        "mm/page_alloc.c: __rmqueue_smallest, expand"
+    )
+    b.press("ArrowDown")
+    assert selected(b) == 2
+    b.press("k")
+    assert selected(b) == 1
+    b.press("ArrowUp")
+    b.press("ArrowUp")
+    assert selected(b) == 0
+    b.press("End")
+    assert selected(b) == 4
+    b.press("ArrowRight")
+    assert selected(b) == 4
+    b.press("ArrowLeft")
+    assert selected(b) == 3
+    assert js(b, "location.hash") == "#step=3"
+    # Clicks select too: a step in the list, a row of the diagram.
+    js(b, "document.querySelector('#steps li[data-i=\"2\"]').click()")
+    assert selected(b) == 2
+    js(
+        b,
+        "document.querySelector('#seq .row[data-i=\"1\"]').dispatchEvent(new MouseEvent('click'))",
+    )
+    assert selected(b) == 1
+    assert b.console_errors() == []
+    assert js(b, "performance.getEntriesByType('resource').length") == 0  # nothing fetched
+
+
+def _python_frames(trace: Trace) -> list[str]:
+    from hintspec.registry import get_model
+
+    model = get_model(trace.model)(trace.config)
+    return [model.frame_map(s.state) or "" for s in trace.steps]
+
+
+def _diff(a: str, b: str) -> list[int]:
+    return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+
+def test_the_selected_step_survives_a_reload(
+    browser: Browser, buddy_page: tuple[Path, Trace]
+) -> None:
+    page, _ = buddy_page
+    browser.open(page, "step=2")
+    assert selected(browser) == 2
+    browser.press("j")
+    browser.send("Page.reload")
+    browser.wait_event("Page.loadEventFired")
+    assert selected(browser) == 3
+
+
+def test_lasso_page_marks_the_cycle(browser: Browser, tmp_path: Path) -> None:
+    page, trace, model = toy_page(tmp_path, "unfair_host", "a hint is eventually taken back")
+    assert trace.loop == 1
+    b = browser
+    b.open(page)
+    # 3 states and the closing step; the cycle is steps 1, 2 and the closing one.
+    assert js(b, "document.querySelectorAll('#steps li.step').length") == 4
+    cycle = js(b, "[...document.querySelectorAll('#steps li.cycle')].map(e => e.dataset.i)")
+    assert cycle == ["1", "2", "3"]
+    assert js(b, "document.querySelector('#steps li.cycle-start').dataset.i") == "1"
+    assert js(b, "document.querySelectorAll('#seq svg .cycle path').length") == 1
+    assert selected(b) == 3
+    title = js(b, "document.getElementById('step-title').textContent")
+    assert title == "Step 3: free(page=1) -> back to step 1"
+    # The closing step shows the cycle's first state again: the freed page changed back.
+    assert js(b, "[...document.querySelectorAll('.frame')].map(e => e.textContent).join('')") == (
+        model.frame_map(trace.steps[1].state)
+    )
+    assert changed_frames(b) == [1] and changed_vars(b) == ["inuse"]
+    assert "Violated (liveness)" in js(b, "document.getElementById('verdict').innerText")
+    assert b.console_errors() == []
+
+
+def test_sequence_diagram_arrows(browser: Browser, tmp_path: Path) -> None:
+    page, _, _ = toy_page(tmp_path, "reuse_before_ack", "a page in use is never discarded")
+    b = browser
+    b.open(page)
+    lanes = js(b, "[...document.querySelectorAll('#seq .lane-head text')].map(e => e.textContent)")
+    assert lanes == ["guest", "vq", "host"]
+    arrows = json.loads(
+        js(
+            b,
+            """JSON.stringify([...document.querySelectorAll('#seq .m')].map(g => {
+                 const l = g.querySelector('line');
+                 return [g.getAttribute('class'), g.textContent.trim(),
+                         l ? l.getBBox().x : null, l ? Number(l.getAttribute('x1')) : null,
+                         l ? Number(l.getAttribute('x2')) : null];
+               }))""",
+        )
+    )
+    kinds = [(a[0], a[1]) for a in arrows]
+    assert kinds == [
+        ("m m-add", "add [0]add [0]"),
+        ("m m-pop", "pop [0]pop [0]"),
+        ("m m-local", "alloc(page=0)alloc(page=0)"),
+        ("m m-ack", "used [0]used [0]"),
+    ]  # (title + label)
+    x = dict(
+        zip(
+            lanes,
+            js(
+                b,
+                "[...document.querySelectorAll('#seq .lane-head text')]"
+                ".map(e => Number(e.getAttribute('x')))",
+            ),
+            strict=True,
+        )
+    )
+    add, pop, _, ack = arrows
+    assert (add[3], add[4]) == (x["guest"], x["vq"])  # guest -> queue
+    assert (pop[3], pop[4]) == (x["vq"], x["host"])  # queue -> host
+    assert (ack[3], ack[4]) == (x["host"], x["vq"])  # host -> queue (the ack)
+    # Selecting a step highlights its row.
+    b.press("Home")
+    b.press("j")
+    assert js(b, "document.querySelector('#seq .row.sel').textContent").startswith("1")
+
+
+def test_report_page(browser: Browser, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["report", "--only", "reference_buddy", "--out", str(out), "--no-prove"]) == 0
+    b = browser
+    b.open(out)
+    assert js(b, "document.querySelectorAll('td.v-violated').length") == 3
+    assert js(b, "document.querySelectorAll('td.v-holds').length") == 13
+    bg = js(b, "getComputedStyle(document.querySelector('td.v-violated')).backgroundColor")
+    assert bg == "rgb(253, 236, 234)"
+    assert js(b, "document.querySelectorAll('table.runs tbody tr').length") == 4
+    assert js(b, "performance.getEntriesByType('resource').length") == 0
+    link = js(b, "document.querySelector('td.v-violated a.trace').href")
+    label = js(b, "document.querySelector('td.v-violated a.trace').textContent")
+    png = b.screenshot(full_page=True)
+    assert png.startswith(PNG) and len(png) > 10_000
+    # Follow the first violation's link: the viewer has one more step than the label says.
+    b.send("Page.navigate", {"url": link})
+    b.wait_event("Page.loadEventFired")
+    steps = int(label.split()[0])
+    assert js(b, "document.querySelectorAll('#steps li.step').length") == steps + 1
+    assert b.console_errors() == []
