@@ -119,6 +119,7 @@ def result_json(result: CheckResult, paths: dict[str, str]) -> dict[str, Any]:
         "transitions": result.transitions,
         "depth": result.depth,
         "seconds": round(result.seconds, 3),
+        "engine": result.engine,
         "bound_hit": result.bound_hit,
         "never_fired": result.never_fired,
         "properties": [
@@ -147,7 +148,8 @@ def render_result(result: CheckResult, model: Model[Any, Any], paths: dict[str, 
     lines = [
         f"hintspec check {result.model} (variant {result.variant}; {config_label(model.config)})",
         f"  {result.distinct_states:,} distinct states, {result.transitions:,} transitions, "
-        f"depth {result.depth}, {result.seconds:.2f} s ({result.states_per_second:,.0f} states/s)",
+        f"depth {result.depth}, {result.seconds:.2f} s ({result.states_per_second:,.0f} states/s,"
+        f" {result.engine} engine)",
         "  search complete" if result.complete else f"  search INCOMPLETE: {result.bound_hit}",
         "",
     ]
@@ -218,6 +220,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         max_depth=args.max_depth,
         timeout=args.timeout,
         progress=progress,
+        engine=args.engine,
     )
     paths = write_traces(result, out, model)
     if args.json:
@@ -348,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-states", type=_positive_int, metavar="N")
     p.add_argument("--max-depth", type=_positive_int, metavar="N")
     p.add_argument("--timeout", type=_positive_float, metavar="S")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "object", "vector"),
+        default="auto",
+        help="explorer: the object one, the model's vectorised form, or auto (vector if any)",
+    )
     p.add_argument("--out", metavar="DIR", help="write traces (ITF and text) here")
     p.add_argument("--json", action="store_true", help="machine-readable result")
     p.add_argument("--junit", metavar="FILE", help="with --all: JUnit XML report")

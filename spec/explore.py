@@ -24,10 +24,11 @@ import dataclasses
 import enum
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hintspec.configs import config_to_json
+from hintspec.errors import UsageError
 from hintspec.model import Model, PropertyKind, PropertySpec
 from hintspec.progress import Progress
 from hintspec.trace import Trace, trace_from_path
@@ -77,6 +78,8 @@ class CheckResult:
     bound_hit: str | None
     coverage: dict[str, int]
     complete: bool
+    engine: str = "object"
+    """Which explorer produced it: ``object`` or ``vector``."""
 
     @property
     def verdict(self) -> Verdict:
@@ -107,7 +110,7 @@ class CheckResult:
 class Exploration:
     """Raw output of :func:`explore`, before liveness is checked."""
 
-    states: list[Any]
+    states: Sequence[Any]
     parent: array[int]
     levels: list[int]
     """levels[k] is the index of the first state at BFS distance k."""
@@ -271,16 +274,43 @@ def check(
     timeout: float | None = None,
     progress: Progress | None = None,
     liveness: bool = True,
+    engine: str = "auto",
 ) -> CheckResult:
-    """Explore ``model`` and give every property its verdict (liveness included)."""
-    ex = explore(
-        model,
-        max_states=max_states,
-        max_depth=max_depth,
-        timeout=timeout,
-        keep_graph=liveness and bool(model.properties_of(PropertyKind.LIVENESS)),
-        progress=progress,
-    )
+    """Explore ``model`` and give every property its verdict (liveness included).
+
+    ``engine``: ``object`` (the readable explorer above), ``vector`` (the model's vectorised
+    form, :mod:`hintspec.vector`; an error if it has none) or ``auto`` (vector when offered).
+    Both number states identically, so results are the same."""
+    ex: Exploration | None = None
+    used = "object"
+    if engine in ("auto", "vector"):
+        from hintspec.vector import explore_vectorized, vectorized_form
+
+        form = vectorized_form(model)
+        if form is None and engine == "vector":
+            raise UsageError(
+                f"{model.name} has no vectorised form for this configuration "
+                "(or numpy is missing, or it has liveness properties); use --engine object"
+            )
+        if form is not None:
+            ex = explore_vectorized(
+                model,
+                form,
+                max_states=max_states,
+                max_depth=max_depth,
+                timeout=timeout,
+                progress=progress,
+            )
+            used = "vector"
+    if ex is None:
+        ex = explore(
+            model,
+            max_states=max_states,
+            max_depth=max_depth,
+            timeout=timeout,
+            keep_graph=liveness and bool(model.properties_of(PropertyKind.LIVENESS)),
+            progress=progress,
+        )
     complete = ex.bound_hit is None
     results: list[PropertyResult] = []
     for prop in model.properties:
@@ -326,6 +356,7 @@ def check(
         bound_hit=ex.bound_hit,
         coverage={a.name: n for a, n in zip(model.actions, ex.coverage, strict=True)},
         complete=complete,
+        engine=used,
     )
 
 

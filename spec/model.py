@@ -266,6 +266,8 @@ class Model(Generic[ConfigT, StateT]):
     frame_legend: ClassVar[Mapping[str, str]] = {}
     """The characters of ``frame_map`` and what they mean."""
     check_deadlock: ClassVar[bool] = True
+    vectorized: ClassVar[str | None] = None
+    """``"module:factory"`` of an optional vectorised form (see ``hintspec.vector``)."""
     lanes: ClassVar[tuple[str, ...]] = ()
     """Lanes of the sequence diagram in HTML traces; empty: ``guest``, one lane per virtqueue
     in the State, ``host`` (see :mod:`hintspec.render.sequence`)."""
