@@ -221,6 +221,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=progress,
         engine=args.engine,
+        symmetry=not args.no_symmetry,
     )
     paths = write_traces(result, out, model)
     if args.json:
@@ -356,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "object", "vector"),
         default="auto",
         help="explorer: the object one, the model's vectorised form, or auto (vector if any)",
+    )
+    p.add_argument(
+        "--no-symmetry",
+        action="store_true",
+        help="store every state, not one per symmetry class (for models that declare one)",
     )
     p.add_argument("--out", metavar="DIR", help="write traces (ITF and text) here")
     p.add_argument("--json", action="store_true", help="machine-readable result")

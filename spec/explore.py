@@ -123,6 +123,13 @@ class Exploration:
     witnesses: dict[str, int]
     deadlock: int | None
     seconds: float
+    canonical: bool = False
+    """States are symmetry representatives: paths must be concretized for traces."""
+
+    def real_path_to(self, model: Model[Any, Any], index: int) -> list[Any]:
+        """The path to state ``index`` as real (replayable) states."""
+        path = self.path_to(index)
+        return concretize(model, path)[0] if self.canonical else path
 
     def path_to(self, index: int) -> list[Any]:
         path = []
@@ -145,9 +152,14 @@ def explore(
     timeout: float | None = None,
     keep_graph: bool | None = None,
     progress: Progress | None = None,
+    symmetry: bool = True,
 ) -> Exploration:
-    """Breadth-first search of the reachable states of ``model``."""
+    """Breadth-first search of the reachable states of ``model``.
+
+    With ``symmetry`` and a model that declares one, states are replaced by their canonical
+    representatives before they are looked up, so one state stands for its whole class."""
     start = time.monotonic()
+    canon = model.canonical if symmetry and model.symmetric else None
     if keep_graph is None:
         keep_graph = bool(model.properties_of(PropertyKind.LIVENESS))
     always_props = model.properties_of(PropertyKind.ALWAYS)
@@ -169,6 +181,7 @@ def explore(
     bound_hit: str | None = None
     is_terminal = model.is_terminal
     check_deadlock = model.check_deadlock
+    actions = list(enumerate(model._action_fns))
 
     def visit(s: Any, i: int) -> None:
         # Invariants and witnesses are evaluated once per distinct state, in BFS order, so
@@ -192,6 +205,8 @@ def explore(
                 check_sometimes = [(n, f) for n, f in check_sometimes if n not in witnesses]
 
     for s in model.initial_states():
+        if canon is not None:
+            s = canon(s)
         if s not in index:
             index[s] = len(states)
             states.append(s)
@@ -211,30 +226,33 @@ def explore(
         expand = max_depth is None or depth < max_depth
         n_succ = 0
         mask = 0
-        for a, _args, t in model.successors(s):
-            n_succ += 1
-            j = index.get(t)
-            if j is None:
+        for a, fn in actions:
+            for _args, t in fn(s):
+                n_succ += 1
+                if canon is not None:
+                    t = canon(t)
+                j = index.get(t)
+                if j is None:
+                    if not expand:
+                        bound_hit = f"max depth {max_depth}"
+                        continue
+                    if max_states is not None and len(states) >= max_states:
+                        bound_hit = f"max states {max_states}"
+                        continue
+                    j = len(states)
+                    index[t] = j
+                    states.append(t)
+                    parent.append(i)
+                    visit(t, j)
                 if not expand:
-                    bound_hit = f"max depth {max_depth}"
                     continue
-                if max_states is not None and len(states) >= max_states:
-                    bound_hit = f"max states {max_states}"
-                    continue
-                j = len(states)
-                index[t] = j
-                states.append(t)
-                parent.append(i)
-                visit(t, j)
-            if not expand:
-                continue
-            transitions += 1
-            coverage[a] += 1
-            if graph is not None:
-                graph.src.append(i)
-                graph.dst.append(j)
-                graph.act.append(a)
-                mask |= 1 << a
+                transitions += 1
+                coverage[a] += 1
+                if graph is not None:
+                    graph.src.append(i)
+                    graph.dst.append(j)
+                    graph.act.append(a)
+                    mask |= 1 << a
         if graph is not None:
             graph.enabled.append(mask)
         if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
@@ -263,7 +281,42 @@ def explore(
         witnesses=witnesses,
         deadlock=deadlock,
         seconds=time.monotonic() - start,
+        canonical=canon is not None,
     )
+
+
+def concretize(
+    model: Model[Any, Any], path: Sequence[Any], loop: int | None = None
+) -> tuple[list[Any], int | None]:
+    """A path of canonical representatives as a path of real states (and its lasso index).
+
+    Each step takes the first real successor whose representative is the next one on the
+    path, so the result is replayable. A lasso's cycle closes on a permuted copy of its
+    entry state in general: the cycle is then followed again, lap after lap, until it comes
+    back to the very same state (a permutation group is finite)."""
+    canon = model.canonical
+    first = next(s for s in model.initial_states() if canon(s) == path[0])
+    out = [first]
+
+    def follow(s: Any, target: Any) -> Any:
+        return next(t for _a, _args, t in model.successors(s) if canon(t) == target)
+
+    for c in path[1:]:
+        out.append(follow(out[-1], c))
+    if loop is None:
+        return out, None
+    cycle = [*path[loop:], path[loop]]
+    entry_at = loop
+    for _lap in range(10_000):
+        if not any(True for _ in model.successors(out[-1])):
+            return out, len(out) - 1  # a stop: the lasso is the final state
+        nxt = follow(out[-1], cycle[-1])
+        if nxt == out[entry_at]:
+            return out, entry_at
+        out.append(nxt)
+        for c in cycle[1:-1]:
+            out.append(follow(out[-1], c))
+    raise AssertionError("a symmetric lasso did not close within 10,000 laps")
 
 
 def check(
@@ -275,6 +328,7 @@ def check(
     progress: Progress | None = None,
     liveness: bool = True,
     engine: str = "auto",
+    symmetry: bool = True,
 ) -> CheckResult:
     """Explore ``model`` and give every property its verdict (liveness included).
 
@@ -310,6 +364,7 @@ def check(
             timeout=timeout,
             keep_graph=liveness and bool(model.properties_of(PropertyKind.LIVENESS)),
             progress=progress,
+            symmetry=symmetry,
         )
     complete = ex.bound_hit is None
     results: list[PropertyResult] = []
@@ -322,7 +377,7 @@ def check(
         if ex.deadlock is not None:
             trace = trace_from_path(
                 model,
-                ex.path_to(ex.deadlock),
+                ex.real_path_to(model, ex.deadlock),
                 prop=DEADLOCK,
                 explanation="no action is enabled and the model does not call this state terminal",
             )
@@ -365,7 +420,9 @@ def _always_result(
 ) -> PropertyResult:
     if prop.name in ex.violations:
         i, why = ex.violations[prop.name]
-        trace = trace_from_path(model, ex.path_to(i), prop=prop.name, explanation=why)
+        path = ex.real_path_to(model, i)
+        why = model.evaluate_always(prop, path[-1]) or why
+        trace = trace_from_path(model, path, prop=prop.name, explanation=why)
         return PropertyResult(prop.name, "always", Verdict.VIOLATED, why, trace)
     if complete:
         return PropertyResult(prop.name, "always", Verdict.HOLDS)
@@ -379,7 +436,7 @@ def _sometimes_result(
 ) -> PropertyResult:
     if prop.name in ex.witnesses:
         trace = trace_from_path(
-            model, ex.path_to(ex.witnesses[prop.name]), prop=prop.name, kind="witness"
+            model, ex.real_path_to(model, ex.witnesses[prop.name]), prop=prop.name, kind="witness"
         )
         return PropertyResult(prop.name, "sometimes", Verdict.HOLDS, None, trace)
     if complete:

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from hintspec.explore import Exploration, PropertyResult, Verdict
+from hintspec.explore import Exploration, PropertyResult, Verdict, concretize
 from hintspec.model import Fairness, LivenessMode, Model, PropertySpec
 from hintspec.trace import trace_from_path
 
@@ -134,6 +134,10 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
         path = prefix
         loop = len(prefix) - 1
         why = f"after {len(prefix) - 1} step(s) no action is enabled and the goal never holds"
+    if ex.canonical:
+        path, concrete_loop = concretize(model, path, loop)
+        assert concrete_loop is not None
+        loop = concrete_loop
     trace = trace_from_path(model, path, prop=prop.name, explanation=why, loop=loop)
     return PropertyResult(prop.name, "liveness", Verdict.VIOLATED, why, trace)
 
@@ -261,9 +265,9 @@ def _fair_components(
         yield comp
 
 
-def _shortest_path(adjacency: list[list[int]], comp: set[int], src: int, dst: int) -> list[int]:
-    """BFS inside ``comp`` from src to dst (dst reachable: comp is strongly connected)."""
-    if src == dst:
+def _nearest(adjacency: list[list[int]], comp: set[int], src: int, goals: set[int]) -> list[int]:
+    """BFS inside ``comp`` from src to the nearest state in ``goals`` (src itself if it is one)."""
+    if src in goals:
         return [src]
     prev = {src: -1}
     queue = deque([src])
@@ -273,7 +277,7 @@ def _shortest_path(adjacency: list[list[int]], comp: set[int], src: int, dst: in
             v = packed >> _SHIFT
             if v in comp and v not in prev:
                 prev[v] = u
-                if v == dst:
+                if v in goals:
                     path = [v]
                     while prev[path[-1]] != -1:
                         path.append(prev[path[-1]])
@@ -290,29 +294,43 @@ def _fair_cycle(
     fairness: dict[int, Fairness],
 ) -> list[int]:
     """A cycle from ``entry`` back to it inside ``comp`` that takes each fair action the
-    component offers and passes a state where each neglected fair action is disabled."""
-    must_edges: list[tuple[int, int]] = []
-    must_nodes: list[int] = []
-    inner = sorted(_inner_edges(adjacency, comp))
-    for a, _kind in sorted(fairness.items()):
-        edge = next(((u, v) for u, v, b in inner if b == a), None)
-        if edge is not None:
-            must_edges.append(edge)
-        else:
-            node = next((u for u in sorted(comp) if not enabled[u] & (1 << a)), None)
-            if node is not None:
-                must_nodes.append(node)
+    component offers -- or, for a weakly fair one, passes a state where it is disabled.
+
+    Each obligation is met at the place nearest to where the cycle has got to, and skipped
+    when the cycle already meets it, so the cycle does not go round the same states again
+    to reach an edge that happens to have a smaller state number. A trace labels a step
+    with the first action (in model order) that leads there, so an obligation is met by an
+    edge only if that edge is labelled with the action."""
+    label: dict[tuple[int, int], int] = {}
+    raw: dict[int, dict[int, int]] = {}
+    for u, v, a in sorted(_inner_edges(adjacency, comp)):
+        if label.get((u, v), a) >= a:
+            label[(u, v)] = a
+        raw.setdefault(a, {}).setdefault(u, v)
+    labelled: dict[int, dict[int, int]] = {}
+    for (u, v), a in sorted(label.items()):
+        labelled.setdefault(a, {}).setdefault(u, v)
     cycle = [entry]
 
-    def walk(target: int) -> None:
-        cycle.extend(_shortest_path(adjacency, comp, cycle[-1], target)[1:])
+    def met(a: int, kind: Fairness) -> bool:
+        if any(label[(x, y)] == a for x, y in zip(cycle, cycle[1:], strict=False)):
+            return True
+        return kind is Fairness.WEAK and any(not enabled[u] & (1 << a) for u in cycle)
 
-    for node in must_nodes:
-        walk(node)
-    for u, v in must_edges:
-        walk(u)
-        cycle.append(v)
+    for a, kind in sorted(fairness.items()):
+        if met(a, kind):
+            continue
+        # Where the action is taken (edges labelled with it; else any edge carrying it).
+        sources = labelled.get(a) or raw.get(a, {})
+        goals = set(sources)
+        if kind is Fairness.WEAK:
+            goals |= {u for u in comp if not enabled[u] & (1 << a)}
+        if not goals:
+            continue
+        cycle.extend(_nearest(adjacency, comp, cycle[-1], goals)[1:])
+        if cycle[-1] in sources:
+            cycle.append(sources[cycle[-1]])
     if len(cycle) == 1:
-        cycle.append(min(v for u, v, _a in inner if u == entry))
-    walk(entry)
+        cycle.append(min(v for (u, v) in label if u == entry))
+    cycle.extend(_nearest(adjacency, comp, cycle[-1], {entry})[1:])
     return cycle

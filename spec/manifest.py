@@ -37,11 +37,13 @@ class Entry:
     slow: bool = False
     note: str = ""
     max_states: int | None = None
+    symmetry: bool = True
+    """False: check without the model's symmetry reduction (the unreduced count)."""
 
     @property
     def label(self) -> str:
         cfg = " ".join(f"{k}={v}" for k, v in self.config.items()) or "defaults"
-        return f"{self.model}/{self.variant} [{cfg}]"
+        return f"{self.model}/{self.variant} [{cfg}]" + ("" if self.symmetry else " unreduced")
 
 
 def manifest_dir() -> Path:
@@ -68,6 +70,7 @@ def load_manifest(directory: Path | None = None) -> list[Entry]:
                     slow=bool(raw.get("slow", False)),
                     note=str(raw.get("note", "")),
                     max_states=raw.get("max_states"),
+                    symmetry=bool(raw.get("symmetry", True)),
                 )
             )
     return entries
@@ -76,7 +79,9 @@ def load_manifest(directory: Path | None = None) -> list[Entry]:
 def run_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult:
     model_cls = get_model(entry.model)
     config = make_config(model_cls, entry.variant, entry.config)
-    return check(model_cls(config), max_states=entry.max_states, timeout=timeout)
+    return check(
+        model_cls(config), max_states=entry.max_states, timeout=timeout, symmetry=entry.symmetry
+    )
 
 
 def observed(result: CheckResult) -> dict[str, Any]:
@@ -118,6 +123,8 @@ def update_entries(model: str, results: list[tuple[Entry, CheckResult]]) -> Path
             raw["slow"] = True
         if entry.max_states is not None:
             raw["max_states"] = entry.max_states
+        if not entry.symmetry:
+            raw["symmetry"] = False
         if entry.note:
             raw["note"] = entry.note
         raws.append(raw)

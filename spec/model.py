@@ -266,6 +266,9 @@ class Model(Generic[ConfigT, StateT]):
     frame_legend: ClassVar[Mapping[str, str]] = {}
     """The characters of ``frame_map`` and what they mean."""
     check_deadlock: ClassVar[bool] = True
+    symmetric: ClassVar[bool] = False
+    """True when ``canonical`` maps each state to the representative of its symmetry class
+    (interchangeable vCPUs, regions, ...); the explorer then stores representatives only."""
     vectorized: ClassVar[str | None] = None
     """``"module:factory"`` of an optional vectorised form (see ``hintspec.vector``)."""
     lanes: ClassVar[tuple[str, ...]] = ()
@@ -322,6 +325,14 @@ class Model(Generic[ConfigT, StateT]):
     def frame_map(self, s: StateT) -> str | None:
         """One character per page frame (see ``frame_legend``), or None."""
         return None
+
+    def canonical(self, s: StateT) -> StateT:
+        """The representative of ``s`` under the model's symmetry (identity by default).
+
+        Every property must give the same verdict on symmetric states, and the set of
+        enabled actions (by name) must be the same, so verdicts and fairness are preserved.
+        """
+        return s
 
     def view(self, s: StateT) -> dict[str, Any]:
         """The state's variables as shown in traces (default: the dataclass fields)."""

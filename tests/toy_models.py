@@ -307,3 +307,71 @@ class StopsEarly(Model[StopConfig, StopState]):
     @eventually("the goal step 3 is reached")
     def goal(self, s: StopState) -> bool:
         return s.step == 3
+
+
+@dataclass(frozen=True)
+class HandoffConfig:
+    variant: str = "upstream"
+    """``upstream``; ``double_start``: start ignores the other worker (two become busy)."""
+
+
+@dataclass(frozen=True)
+class HandoffState:
+    busy: tuple[bool, bool]
+    done: bool
+
+
+class Handoff(Model[HandoffConfig, HandoffState]):
+    """Two interchangeable workers pass one job back and forth; symmetric under swapping.
+
+    The quotient graph has a self-loop where the real system has a two-step cycle, so a
+    lasso found on representatives must be unrolled for two laps to close on real states.
+    """
+
+    name = "toy_handoff"
+    symmetric = True
+    variants = {"upstream": "one job", "double_start": "both workers start"}
+
+    def initial_states(self) -> Iterator[HandoffState]:
+        yield HandoffState((False, False), False)
+
+    def canonical(self, s: HandoffState) -> HandoffState:
+        a, b = sorted(s.busy)
+        return HandoffState((a, b), s.done)
+
+    def is_terminal(self, s: HandoffState) -> bool:
+        return s.done
+
+    @action("toy: start")
+    def start(self, s: HandoffState) -> Iterator[tuple[Args, HandoffState]]:
+        for p in (0, 1):
+            other_idle = not s.busy[1 - p] or self.variant == "double_start"
+            if not s.busy[p] and other_idle and not s.done:
+                busy = list(s.busy)
+                busy[p] = True
+                yield {"p": p}, HandoffState((busy[0], busy[1]), False)
+
+    @action("toy: hand the job to the other worker")
+    def handoff(self, s: HandoffState) -> Iterator[tuple[Args, HandoffState]]:
+        for p in (0, 1):
+            if s.busy[p] and not s.busy[1 - p] and not s.done:
+                busy = [False, False]
+                busy[1 - p] = True
+                yield {"p": p}, HandoffState((busy[0], busy[1]), False)
+
+    @action("toy: finish")
+    def finish(self, s: HandoffState) -> Iterator[tuple[Args, HandoffState]]:
+        if any(s.busy) and not s.done:
+            yield {}, HandoffState(s.busy, True)
+
+    @always("at most one worker is busy")
+    def one_busy(self, s: HandoffState) -> Check:
+        return "both workers are busy" if all(s.busy) else True
+
+    @sometimes("a worker is busy")
+    def some_busy(self, s: HandoffState) -> bool:
+        return any(s.busy)
+
+    @eventually("the job is eventually done", fairness={})
+    def job_done(self, s: HandoffState) -> bool:
+        return s.done
