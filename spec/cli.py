@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -222,6 +226,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         progress=progress,
         engine=args.engine,
         symmetry=not args.no_symmetry,
+        workers=args.workers,
     )
     paths = write_traces(result, out, model)
     if args.json:
@@ -252,28 +257,35 @@ def _check_all(args: argparse.Namespace) -> int:
     if not args.json:
         print(header)
         print("-" * len(header))
-    for entry in entries:
-        result = run_entry(entry, timeout=args.timeout)
-        bad = mismatches(entry, result)
-        rows.append((entry, result, bad))
-        if out is not None:
-            model_cls = get_model(entry.model)
-            traces[entry.label] = write_traces(
-                result, out, model_cls(make_config(model_cls, entry.variant, entry.config))
+    with ExitStack() as stack:
+        if args.jobs > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(args.jobs))
+            results: Iterable[CheckResult] = pool.map(
+                partial(run_entry, timeout=args.timeout), entries
             )
-        if not args.json:
-            cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
-            print(
-                f"{entry.model:<18} {entry.variant:<24} {cfg[:22]:<22} "
-                f"{entry.expect.get('verdict', '?'):<12} {result.verdict.value:<12} "
-                f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
-                + ("yes" if not bad else "NO")
-            )
-            if result.failing:
-                print(f"{'':<20}violated: " + "; ".join(result.failing))
-            for b in bad:
-                print(f"{'':<20}MISMATCH {b}")
-            sys.stdout.flush()
+        else:
+            results = (run_entry(e, timeout=args.timeout) for e in entries)
+        for entry, result in zip(entries, results, strict=True):
+            bad = mismatches(entry, result)
+            rows.append((entry, result, bad))
+            if out is not None:
+                model_cls = get_model(entry.model)
+                traces[entry.label] = write_traces(
+                    result, out, model_cls(make_config(model_cls, entry.variant, entry.config))
+                )
+            if not args.json:
+                cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
+                print(
+                    f"{entry.model:<18} {entry.variant:<24} {cfg[:22]:<22} "
+                    f"{entry.expect.get('verdict', '?'):<12} {result.verdict.value:<12} "
+                    f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
+                    + ("yes" if not bad else "NO")
+                )
+                if result.failing:
+                    print(f"{'':<20}violated: " + "; ".join(result.failing))
+                for b in bad:
+                    print(f"{'':<20}MISMATCH {b}")
+                sys.stdout.flush()
     if args.junit:
         from hintspec.render.junit import write_junit
 
@@ -348,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only", action="append", metavar="MODEL", help="with --all: only this model's entries"
     )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="with --all: check N entries at once in separate processes",
+    )
     p.add_argument("--update-manifest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--max-states", type=_positive_int, metavar="N")
     p.add_argument("--max-depth", type=_positive_int, metavar="N")
@@ -357,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "object", "vector"),
         default="auto",
         help="explorer: the object one, the model's vectorised form, or auto (vector if any)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="threads for the vector engine (default: the number of CPUs)",
     )
     p.add_argument(
         "--no-symmetry",

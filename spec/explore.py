@@ -329,12 +329,14 @@ def check(
     liveness: bool = True,
     engine: str = "auto",
     symmetry: bool = True,
+    workers: int = 1,
 ) -> CheckResult:
     """Explore ``model`` and give every property its verdict (liveness included).
 
     ``engine``: ``object`` (the readable explorer above), ``vector`` (the model's vectorised
     form, :mod:`hintspec.vector`; an error if it has none) or ``auto`` (vector when offered).
-    Both number states identically, so results are the same."""
+    Both number states identically, so results are the same. ``workers`` threads expand the
+    vector engine's large frontiers."""
     ex: Exploration | None = None
     used = "object"
     if engine in ("auto", "vector"):
@@ -354,6 +356,7 @@ def check(
                 max_depth=max_depth,
                 timeout=timeout,
                 progress=progress,
+                workers=workers,
             )
             used = "vector"
     if ex is None:

@@ -22,6 +22,8 @@ import importlib
 import time
 from array import array
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from hintspec.explore import Exploration
@@ -104,6 +106,33 @@ class PackedStates(Sequence[Any]):
             yield self.form.unpack(int(x))
 
 
+_PARALLEL_MIN = 20_000
+"""Frontiers smaller than this are expanded in one piece (threads would cost more)."""
+
+
+def _successors(
+    form: Vectorized, frontier: Packed, pool: ThreadPoolExecutor | None, workers: int
+) -> tuple[Ints, Packed, Ints]:
+    """All successors of a frontier, in pieces on a thread pool when it is large: numpy
+    releases the GIL inside its kernels, so the pieces run on separate cores. Keys of a
+    later piece are shifted by the positions before it, so the result is the same."""
+    import numpy as np
+
+    if pool is None or len(frontier) < _PARALLEL_MIN:
+        return form.successors(frontier)
+    pieces = np.array_split(frontier, workers)
+    results = list(pool.map(form.successors, pieces))
+    offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]])
+    keys = np.concatenate(
+        [k + o * form.choices for (k, _s, _a), o in zip(results, offsets, strict=True)]
+    )
+    return (
+        keys,
+        np.concatenate([s for _k, s, _a in results]),
+        np.concatenate([a for _k, _s, a in results]),
+    )
+
+
 def explore_vectorized(
     model: Model[Any, Any],
     form: Vectorized,
@@ -112,8 +141,24 @@ def explore_vectorized(
     max_depth: int | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Exploration:
-    """Breadth-first search over packed states, level by level."""
+    """Breadth-first search over packed states, level by level (``workers`` threads expand
+    large frontiers in pieces)."""
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        return _explore(model, form, max_states, max_depth, timeout, progress, pool, workers)
+
+
+def _explore(
+    model: Model[Any, Any],
+    form: Vectorized,
+    max_states: int | None,
+    max_depth: int | None,
+    timeout: float | None,
+    progress: Progress | None,
+    pool: ThreadPoolExecutor | None,
+    workers: int,
+) -> Exploration:
     import numpy as np
 
     start = time.monotonic()
@@ -154,7 +199,7 @@ def explore_vectorized(
     depth = 0
     base = 0
     while len(frontier):
-        keys, succ, acts = form.successors(frontier)
+        keys, succ, acts = _successors(form, frontier, pool, workers)
         expand = max_depth is None or depth < max_depth
         if expand:
             transitions += len(succ)
