@@ -197,10 +197,10 @@ def test_sequence_diagram_arrows(browser: Browser, tmp_path: Path) -> None:
     )
     kinds = [(a[0], a[1]) for a in arrows]
     assert kinds == [
-        ("m m-add", "add [0]add [0]"),
-        ("m m-pop", "pop [0]pop [0]"),
+        ("m m-add", "hint: add [0]hint: add [0]"),
+        ("m m-pop", "pop: pop [0]pop: pop [0]"),
         ("m m-local", "alloc(page=0)alloc(page=0)"),
-        ("m m-ack", "used [0]used [0]"),
+        ("m m-ack", "ack: used [0]ack: used [0]"),
     ]  # (title + label)
     x = dict(
         zip(
@@ -244,3 +244,23 @@ def test_report_page(browser: Browser, tmp_path: Path) -> None:
     steps = int(label.split()[0])
     assert js(b, "document.querySelectorAll('#steps li.step').length") == steps + 1
     assert b.console_errors() == []
+
+
+def test_selecting_a_step_never_scrolls_the_page(
+    browser: Browser, buddy_page: tuple[Path, Trace]
+) -> None:
+    """The selection is kept visible by scrolling the step list and the diagram, not the
+    window: in a short viewport the header (the violated property) stays in view."""
+    page, _ = buddy_page
+    b = browser
+    metrics = {"width": 1280, "height": 420, "deviceScaleFactor": 1, "mobile": False}
+    b.send("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        b.open(page)
+        assert selected(b) == 4
+        assert js(b, "window.scrollY") == 0
+        for key in ("Home", "j", "j", "End"):
+            b.press(key)
+            assert js(b, "window.scrollY") == 0
+    finally:
+        b.send("Emulation.setDeviceMetricsOverride", {**metrics, "height": b.height})

@@ -76,10 +76,10 @@ def test_virtqueue_traffic_becomes_arrows() -> None:
     assert [s.action for s in trace.steps] == [None, "hint", "pop", "alloc", "ack"]
     assert per_step == [
         [],
-        [Message("guest", "vq", "add [0]", "add")],
-        [Message("vq", "host", "pop [0]", "pop")],
+        [Message("guest", "vq", "hint: add [0]", "add")],
+        [Message("vq", "host", "pop: pop [0]", "pop")],
         [Message("guest", "guest", "alloc(page=0)", "local")],
-        [Message("host", "vq", "used [0]", "ack")],
+        [Message("host", "vq", "ack: used [0]", "ack")],
     ]
 
 
@@ -89,7 +89,7 @@ def test_get_buf_config_and_fault_steps() -> None:
     used = State(Virtqueue(1, used=((0,),)), frozenset(), frozenset({0}), 0)
     empty = replace(used, vq=Virtqueue(1))
     assert step_messages(model, "get_buf", {}, used, empty, lanes) == [
-        Message("vq", "guest", "get_buf [0]", "get_buf")
+        Message("vq", "guest", "get_buf: get_buf [0]", "get_buf")
     ]
     assert step_messages(
         model, "update_config", {"target": 1}, empty, replace(empty, target=1), lanes

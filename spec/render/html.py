@@ -208,6 +208,12 @@ TRACE_JS = """
       body.appendChild(tr);
     });
   }
+  // Scroll only the box (step list, diagram) so the element shows; the page stays put.
+  function keepVisible(box, e) {
+    var b = box.getBoundingClientRect(), r = e.getBoundingClientRect();
+    if (r.top < b.top) { box.scrollTop -= b.top - r.top; }
+    else if (r.bottom > b.bottom) { box.scrollTop += r.bottom - b.bottom; }
+  }
   function select(i) {
     if (i < 0) { i = 0; }
     if (i > data.steps.length - 1) { i = data.steps.length - 1; }
@@ -222,9 +228,9 @@ TRACE_JS = """
     renderFrames(i);
     renderVars(i);
     document.body.dataset.step = String(i);
-    if (items[i]) { items[i].scrollIntoView({block: "nearest"}); }
+    if (items[i]) { keepVisible(document.getElementById("steps"), items[i]); }
     var row = rows.filter(function (r) { return Number(r.dataset.i) === i; })[0];
-    if (row && row.scrollIntoView) { row.scrollIntoView({block: "nearest"}); }
+    if (row) { keepVisible(document.getElementById("seq"), row); }
     if (history.replaceState) { history.replaceState(null, "", "#step=" + i); }
   }
   items.forEach(function (li) {
@@ -267,11 +273,13 @@ def page(title: str, body: str, *, css: str = "", script: str = "") -> str:
 
 # -- the sequence diagram -----------------------------------------------------------------
 
-_LANE_W = 190
+_LANE_MIN, _LANE_MAX = 190, 340
 _LEFT = 64
 _ROW_H = 22
 _HEAD_H = 34
-_LABEL_MAX = 34
+_LABEL_MAX = 44
+_CHAR_W = 6.6
+"""Width of one character of the 11 px monospace labels."""
 
 
 def _short(text: str) -> str:
@@ -284,19 +292,20 @@ def _message_svg(msg: Message, x: dict[str, float], y: float) -> str:
     x1 = x.get(msg.src, min(x.values()))
     x2 = x.get(msg.dst, x1)
     cls = f"m m-{esc(msg.kind)}"
+    label = _short(msg.label)
     if msg.src == msg.dst or x1 == x2:
-        w = min(8 + 6.6 * len(_short(msg.label)), _LANE_W - 12)
+        w = 10 + _CHAR_W * len(label)
         return (
             f"<g class='{cls}'>{title}<rect x='{x1 - 6:.0f}' y='{y - 8:.0f}' width='{w:.0f}' "
             f"height='16' rx='4'/><text class='msg' x='{x1:.0f}' y='{y + 4:.0f}'>"
-            f"{esc(_short(msg.label))}</text></g>"
+            f"{esc(label)}</text></g>"
         )
     mid = (x1 + x2) / 2
     return (
         f"<g class='{cls}'>{title}<line x1='{x1:.0f}' y1='{y + 5:.0f}' x2='{x2:.0f}' "
         f"y2='{y + 5:.0f}' stroke-width='1.5' marker-end='url(#arrow)'/>"
         f"<text class='msg' x='{mid:.0f}' y='{y:.0f}' text-anchor='middle'>"
-        f"{esc(_short(msg.label))}</text></g>"
+        f"{esc(label)}</text></g>"
     )
 
 
@@ -304,13 +313,19 @@ def sequence_svg(
     lanes: list[str], per_step: list[list[Message]], loop: int | None, closing: bool
 ) -> str:
     """The message sequence chart: one row group per step, ``data-i`` its index."""
-    x = {lane: _LEFT + _LANE_W * (k + 0.5) for k, lane in enumerate(lanes)}
-    width = _LEFT + _LANE_W * len(lanes) + 10
+    # Lanes are as wide as the longest arrow label needs (within bounds), so labels stay
+    # legible; a local event's box may reach over the next lane (it is opaque).
+    longest = max(
+        (len(_short(m.label)) for msgs in per_step for m in msgs if m.src != m.dst), default=0
+    )
+    lane_w = min(max(_CHAR_W * longest + 24, _LANE_MIN), _LANE_MAX)
+    x = {lane: _LEFT + lane_w * (k + 0.5) for k, lane in enumerate(lanes)}
+    width = _LEFT + lane_w * len(lanes) + 10
     heights = [max(1, len(msgs)) * _ROW_H for msgs in per_step]
     total = _HEAD_H + sum(heights[1:]) + 16
     parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{total}' "
-        f"viewBox='0 0 {width} {total}' role='img' aria-label='message sequence'>",
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{total}' "
+        f"viewBox='0 0 {width:.0f} {total}' role='img' aria-label='message sequence'>",
         "<defs><marker id='arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "
         "markerHeight='7' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' "
         "fill='#37474f'/></marker></defs>",
@@ -329,7 +344,7 @@ def sequence_svg(
         label = f"{loop}*" if closing and i == len(per_step) - 1 else str(i)
         row = [
             f"<g class='row' data-i='{i}'>",
-            f"<rect class='bg' x='0' y='{y:.0f}' width='{width}' height='{h}'/>",
+            f"<rect class='bg' x='0' y='{y:.0f}' width='{width:.0f}' height='{h}'/>",
             f"<text x='{_LEFT - 30}' y='{y + 15:.0f}' text-anchor='end' class='muted'>"
             f"{esc(label)}</text>",
         ]
@@ -339,7 +354,7 @@ def sequence_svg(
         parts.append("".join(row))
         y += h
     for lane in lanes:
-        w = min(_LANE_W - 20, 16 + 7.5 * len(lane))
+        w = min(lane_w - 20, 16 + 7.5 * len(lane))
         parts.append(
             f"<g class='lane-head'><rect x='{x[lane] - w / 2:.0f}' y='4' width='{w:.0f}' "
             f"height='22' rx='5'/><text x='{x[lane]:.0f}' y='19' text-anchor='middle'>"

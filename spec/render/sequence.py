@@ -109,19 +109,20 @@ def _take(items: tuple[Any, ...], wanted: Counter[Any]) -> list[Any]:
     return out
 
 
-def _queue_messages(lane: str, before: Any, after: Any) -> list[Message]:
+def _queue_messages(lane: str, before: Any, after: Any, action: str) -> list[Message]:
+    """Arrows for one ring's change, labelled ``action: what buffer``."""
     out: list[Message] = []
     if before is None or after is None:
         return out
     new_avail, _ = _diff(before.avail, after.avail)
     new_inflight, gone_inflight = _diff(before.inflight, after.inflight)
     new_used, gone_used = _diff(before.used, after.used)
-    out += [Message(GUEST, lane, f"add {fmt(b)}", "add") for b in new_avail]
-    out += [Message(lane, HOST, f"pop {fmt(b)}", "pop") for b in new_inflight]
-    out += [Message(HOST, lane, f"used {fmt(b)}", "ack") for b in new_used]
-    out += [Message(lane, GUEST, f"get_buf {fmt(b)}", "get_buf") for b in gone_used]
+    out += [Message(GUEST, lane, f"{action}: add {fmt(b)}", "add") for b in new_avail]
+    out += [Message(lane, HOST, f"{action}: pop {fmt(b)}", "pop") for b in new_inflight]
+    out += [Message(HOST, lane, f"{action}: used {fmt(b)}", "ack") for b in new_used]
+    out += [Message(lane, GUEST, f"{action}: get_buf {fmt(b)}", "get_buf") for b in gone_used]
     dropped = [b for b in gone_inflight if b not in new_used]
-    out += [Message(HOST, HOST, f"drops {fmt(b)}", "fault") for b in dropped]
+    out += [Message(HOST, HOST, f"{action}: drops {fmt(b)}", "fault") for b in dropped]
     return out
 
 
@@ -146,7 +147,7 @@ def step_messages(
     for lane in lane_names:
         if lane in (GUEST, HOST):
             continue
-        out += _queue_messages(lane, _queue_at(before, lane), _queue_at(after, lane))
+        out += _queue_messages(lane, _queue_at(before, lane), _queue_at(after, lane), action)
     if GUEST not in lane_names or HOST not in lane_names:
         # A model with its own lanes and no classification: events on the first lane.
         first = lane_names[0] if lane_names else GUEST
