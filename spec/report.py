@@ -149,6 +149,27 @@ class ModelReport:
     entries: list[EntryOutcome]
     proofs: list[ProofOutcome] = dataclasses.field(default_factory=list)
 
+    @property
+    def violated_variants(self) -> list[str]:
+        return sorted({e.variant for e in self.entries if e.verdict == "violated"})
+
+    @property
+    def largest_space(self) -> int:
+        return max((e.distinct_states for e in self.entries), default=0)
+
+    @property
+    def seconds(self) -> float:
+        return sum(e.seconds for e in self.entries)
+
+    def violations(self) -> list[tuple[EntryOutcome, PropertyOutcome]]:
+        """Every violated property (vacuous witnesses excluded), entry by entry."""
+        return [
+            (e, p)
+            for e in self.entries
+            for p in e.properties
+            if p.verdict == "violated" and p.kind != "sometimes"
+        ]
+
 
 @dataclasses.dataclass
 class Report:

@@ -139,12 +139,7 @@ def _model_section(rep: ModelReport, link: _Links) -> list[str]:
             f"{e.distinct_states:,} | {e.transitions:,} | {e.depth} | {e.seconds:.2f} s | "
             f"{', '.join(f'`{a}`' for a in e.never_fired) or '–'} |"
         )
-    violations = [
-        (e, p)
-        for e in rep.entries
-        for p in e.properties
-        if p.verdict == "violated" and p.kind != "sometimes"
-    ]
+    violations = rep.violations()
     if violations:
         out += ["", "**Violations.**", ""]
         for e, p in violations:
@@ -196,12 +191,10 @@ def render_report_markdown(report: Report, out: Path) -> str:
         "|---|--:|---|--:|--:|",
     ]
     for rep in report.models:
-        violated = sorted({e.variant for e in rep.entries if e.verdict == "violated"})
-        biggest = max((e.distinct_states for e in rep.entries), default=0)
-        secs = sum(e.seconds for e in rep.entries)
         lines.append(
             f"| [{rep.name}](#{rep.name}) | {len(rep.entries)} | "
-            f"{', '.join(f'`{v}`' for v in violated) or '–'} | {biggest:,} | {secs:.2f} s |"
+            f"{', '.join(f'`{v}`' for v in rep.violated_variants) or '–'} | "
+            f"{rep.largest_space:,} | {rep.seconds:.2f} s |"
         )
     lines.append("")
     links = _Links(base)

@@ -194,12 +194,7 @@ def _model_section(rep: ModelReport, base: Path) -> str:
     out.append(_verdict_table(rep, base))
     out.append("<h3>Runs</h3>")
     out.append(_runs_table(rep))
-    violations = [
-        (e, p)
-        for e in rep.entries
-        for p in e.properties
-        if p.verdict == "violated" and p.kind != "sometimes"
-    ]
+    violations = rep.violations()
     if violations:
         out.append("<h3>Violations</h3><ul class='tight violations'>")
         for e, p in violations:
@@ -236,9 +231,6 @@ def render_report_html(report: Report, out: Path) -> str:
     bad = report.not_as_expected
     summary_rows = []
     for rep in report.models:
-        violated = sorted({e.variant for e in rep.entries if e.verdict == "violated"})
-        biggest = max((e.distinct_states for e in rep.entries), default=0)
-        secs = sum(e.seconds for e in rep.entries)
         n_bad = sum(1 for e in rep.entries if e.mismatches)
         status = (
             f"<span class='pill bad'>{n_bad} not as expected</span>"
@@ -250,8 +242,8 @@ def render_report_html(report: Report, out: Path) -> str:
         summary_rows.append(
             f"<tr><td><a href='#{esc(rep.name)}'>{esc(rep.name)}</a></td>"
             f"<td>{esc(rep.summary)}</td><td class='num'>{len(rep.entries)}</td>"
-            f"<td>{', '.join(f'<code>{esc(v)}</code>' for v in violated) or '–'}</td>"
-            f"<td class='num'>{biggest:,}</td><td class='num'>{secs:.2f} s</td>"
+            f"<td>{', '.join(f'<code>{esc(v)}</code>' for v in rep.violated_variants) or '–'}</td>"
+            f"<td class='num'>{rep.largest_space:,}</td><td class='num'>{rep.seconds:.2f} s</td>"
             f"<td>{status}</td></tr>"
         )
     slow = "" if report.include_slow else "; slow entries not included"
