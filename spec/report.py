@@ -282,6 +282,29 @@ def entry_outcome(
     )
 
 
+def error_outcome(entry: Entry, exc: BaseException) -> EntryOutcome:
+    """An entry whose check raised: verdict ``error``, the exception as its mismatch."""
+    return EntryOutcome(
+        model=entry.model,
+        variant=entry.variant,
+        config=dict(entry.config),
+        label=entry.label,
+        verdict="error",
+        distinct_states=0,
+        transitions=0,
+        depth=0,
+        seconds=0.0,
+        complete=False,
+        bound_hit=None,
+        never_fired=[],
+        properties=[],
+        expected=dict(entry.expect),
+        mismatches=[f"error: {type(exc).__name__}: {exc}"],
+        slow=entry.slow,
+        note=entry.note,
+    )
+
+
 ProofHook = Callable[..., Iterable[Any]]
 
 
@@ -364,10 +387,15 @@ def build_report(
     for entry in entries:
         if entry.model not in by_model:
             continue
-        cls = get_model(entry.model)
-        model = cls(make_config(cls, entry.variant, entry.config))
-        result = run_entry(entry, timeout=timeout)
-        outcome = entry_outcome(entry, result, model, traces_dir)
+        try:
+            cls = get_model(entry.model)
+            model = cls(make_config(cls, entry.variant, entry.config))
+            result = run_entry(entry, timeout=timeout)
+            outcome = entry_outcome(entry, result, model, traces_dir)
+        except Exception as exc:
+            # One broken model (or manifest entry) must not cost the review the rest of
+            # the report: the entry shows the error and counts as not as expected.
+            outcome = error_outcome(entry, exc)
         by_model[entry.model].append(outcome)
         if progress is not None:
             progress(outcome)

@@ -292,6 +292,31 @@ def test_report_bad_input(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failing_entry_does_not_stop_the_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hintspec.report as report_mod
+
+    real = report_mod.run_entry
+
+    def flaky(entry: Entry, *, timeout: float | None = None) -> Any:
+        if entry.variant == "merge_keeps_reported":
+            raise RuntimeError("the model broke")
+        return real(entry, timeout=timeout)
+
+    monkeypatch.setattr(report_mod, "run_entry", flaky)
+    out = tmp_path / "r.md"
+    code, stdout, err = run(["report", "--only", "reference_buddy", "--out", str(out)], capsys)
+    assert code == 1
+    assert "4 entries, 3 as expected" in stdout
+    assert "merge_keeps_reported [frames=8] not as expected: error: RuntimeError" in err
+    md = out.read_text()
+    assert (
+        "| `merge_keeps_reported` | frames=8 | error | **NO**: error: RuntimeError: the model broke"
+        in md
+    )
+
+
 def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The Z3 extension point: whatever hintspec.smt.report_proofs returns is a column."""
     import hintspec.report as report_mod

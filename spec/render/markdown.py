@@ -133,7 +133,7 @@ def _model_section(rep: ModelReport, link: _Links) -> list[str]:
         expected = "yes" if not e.mismatches else "**NO**: " + _cell_text("; ".join(e.mismatches))
         if not e.expected:
             expected = "(no expectation)"
-        verdict = e.verdict if e.complete else f"{e.verdict} ({e.bound_hit})"
+        verdict = f"{e.verdict} ({e.bound_hit})" if e.bound_hit else e.verdict
         out.append(
             f"| `{e.variant}` | {e.config_text} | {verdict} | {expected} | "
             f"{e.distinct_states:,} | {e.transitions:,} | {e.depth} | {e.seconds:.2f} s | "

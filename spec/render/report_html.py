@@ -142,7 +142,7 @@ def _runs_table(rep: ModelReport) -> str:
             expected = "<span class='pill bad'>NO</span> " + esc("; ".join(e.mismatches))
         else:
             expected = "<span class='pill ok'>yes</span>"
-        verdict = esc(e.verdict) + ("" if e.complete else f" ({esc(e.bound_hit)})")
+        verdict = esc(e.verdict) + (f" ({esc(e.bound_hit)})" if e.bound_hit else "")
         never = ", ".join(f"<code>{esc(a)}</code>" for a in e.never_fired) or "–"
         cls = " class='mismatch'" if e.mismatches else ""
         rows.append(
