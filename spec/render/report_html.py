@@ -32,7 +32,7 @@ table.t { border-collapse:collapse; margin:4px 0 8px; }
 table.t th, table.t td { border:1px solid var(--line); padding:4px 8px; text-align:left;
   vertical-align:top; }
 table.t th { background:var(--panel); font-weight:600; }
-table.t td.num { text-align:right; font-variant-numeric:tabular-nums; }
+table.t td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 table.verdicts td.v { text-align:center; white-space:nowrap; }
 td.v-holds { background:var(--goodbg); color:var(--good); }
 td.v-witnessed { background:#f1f8e9; color:#33691e; }
@@ -243,8 +243,13 @@ def render_report_html(report: Report, out: Path) -> str:
             f"<tr><td><a href='#{esc(rep.name)}'>{esc(rep.name)}</a></td>"
             f"<td>{esc(rep.summary)}</td><td class='num'>{len(rep.entries)}</td>"
             f"<td>{', '.join(f'<code>{esc(v)}</code>' for v in rep.violated_variants) or '–'}</td>"
-            f"<td class='num'>{rep.largest_space:,}</td><td class='num'>{rep.seconds:.2f} s</td>"
-            f"<td>{status}</td></tr>"
+            + (
+                f"<td class='num'>{rep.largest_space:,}</td>"
+                f"<td class='num'>{rep.seconds:.2f} s</td>"
+                if rep.entries
+                else "<td class='num'>–</td><td class='num'>–</td>"
+            )
+            + f"<td>{status}</td></tr>"
         )
     slow = "" if report.include_slow else "; slow entries not included"
     legend = (
