@@ -42,6 +42,7 @@ FLAGS = [
     "--disable-default-apps",
     "--mute-audio",
     "--hide-scrollbars",
+    "--disable-dev-shm-usage",  # CI containers often have a tiny /dev/shm
     "--remote-debugging-pipe",
 ]
 
@@ -118,16 +119,19 @@ class Browser:
         os.close(cmd_r)
         os.close(out_w)
         self._write, self._read = cmd_w, out_r
-        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
+        try:
+            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            attached = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})
+            self._session = attached["sessionId"]
+            self.send("Page.enable")
+            self.send("Runtime.enable")
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            )
+        except BaseException:
+            self.close()  # no stray browser or profile when the start fails
+            raise
 
     # -- protocol -------------------------------------------------------------------------
 
@@ -184,6 +188,8 @@ class Browser:
         url = path.resolve().as_uri() + (f"#{fragment}" if fragment else "")
         if "loaderId" not in self.send("Page.navigate", {"url": url}):
             # Only the fragment changed: a same-document navigation fires no load event.
+            # Reload once the new fragment is in place, so the page starts from it.
+            self.wait_event("Page.navigatedWithinDocument")
             self.send("Page.reload")
         self.wait_event("Page.loadEventFired")
 
