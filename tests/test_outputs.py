@@ -6,6 +6,8 @@ The browser tests (tests/test_html_browser.py) load the same pages in headless C
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -321,7 +323,21 @@ def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     """The Z3 extension point: whatever hintspec.smt.report_proofs returns is a column."""
     import hintspec.report as report_mod
 
-    def fake(model: str, timeout: float | None = None) -> list[dict[str, Any]]:
+    class Verdict(enum.Enum):
+        UNKNOWN = "unknown"
+
+    @dataclasses.dataclass
+    class ProofResult:  # the shape of hintspec.smt's result objects
+        verdict: Verdict
+        variant: str
+        config: Any
+        properties: list[str]
+        k: int
+        reason: str
+        seconds: float
+
+    def fake(model: str, timeout: float | None = None) -> list[Any]:
+        cls = get_model(model)
         return [
             {
                 "verdict": "proven",
@@ -329,7 +345,16 @@ def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
                 "config": {"frames": 1024},
                 "k": 1,
                 "seconds": 0.5,
-            }
+            },
+            ProofResult(
+                Verdict.UNKNOWN,
+                "upstream",
+                cls.Config(frames=64),
+                ["every frame is in exactly one aligned block"],
+                2,
+                "a CTI with no real counterexample within depth 6",
+                3.0,
+            ),
         ]
 
     monkeypatch.setattr(report_mod, "proof_hook", lambda: fake)
@@ -340,7 +365,13 @@ def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         "| at most CAP blocks are isolated | always | holds | **proven** for frames=1024 "
         "(1-induction) |" in md
     )
-    assert "class='v v-proven'" in render_report_html(report, tmp_path / "r.html")
+    assert (
+        "| every frame is in exactly one aligned block | always | holds | unknown for frames=64 "
+        "(2-induction) |" in md
+    )
+    page = render_report_html(report, tmp_path / "r.html")
+    assert "class='v v-proven'" in page and "class='v v-unknown'" in page
+    assert "title='a CTI with no real counterexample within depth 6'" in page
 
 
 # -- the state graph -----------------------------------------------------------------------
