@@ -341,12 +341,10 @@ def sequence_svg(
         tops.append(y)
         h = heights[i]
         msgs = per_step[i]
-        label = f"{loop}*" if closing and i == len(per_step) - 1 else str(i)
         row = [
             f"<g class='row' data-i='{i}'>",
             f"<rect class='bg' x='0' y='{y:.0f}' width='{width:.0f}' height='{h}'/>",
-            f"<text x='{_LEFT - 30}' y='{y + 15:.0f}' text-anchor='end' class='muted'>"
-            f"{esc(label)}</text>",
+            f"<text x='24' y='{y + 15:.0f}' text-anchor='end' class='muted'>{i}</text>",
         ]
         for k, msg in enumerate(msgs):
             row.append(_message_svg(msg, x, y + 12 + k * _ROW_H))
@@ -363,10 +361,11 @@ def sequence_svg(
     if loop is not None and closing:
         # Row i is the step into state i, so the cycle's steps are rows loop+1 .. closing.
         top, bottom = tops[loop + 1], y
+        mid = (top + bottom) / 2
         parts.append(
-            f"<g class='cycle'><path d='M{_LEFT - 8},{top + 2:.0f} h-8 V{bottom - 2:.0f} h8'/>"
-            f"<text x='{_LEFT - 20}' y='{(top + bottom) / 2:.0f}' text-anchor='end' "
-            f"transform='rotate(-90 {_LEFT - 20} {(top + bottom) / 2:.0f})'>cycle</text></g>"
+            f"<g class='cycle'><path d='M40,{top + 2:.0f} h-8 V{bottom - 2:.0f} h8'/>"
+            f"<text x='52' y='{mid:.0f}' text-anchor='middle' "
+            f"transform='rotate(-90 52 {mid:.0f})'>cycle</text></g>"
         )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -468,9 +467,8 @@ def _step_items(trace: Trace, data: dict[str, Any]) -> str:
         if i == n - 1 and trace.kind != "witness" and trace.prop and trace.loop is None:
             cls.append("bad")
         label = step["title"].split(": ", 1)[1]
-        num = f"{trace.loop}*" if i == n else str(i)
         items.append(
-            f"<li class='{' '.join(cls)}' data-i='{i}' tabindex='-1'><span class='n'>{num}</span>"
+            f"<li class='{' '.join(cls)}' data-i='{i}' tabindex='-1'><span class='n'>{i}</span>"
             f"<span class='a mono'>{esc(label)}</span></li>"
         )
     if trace.loop is not None and trace.loop_action is None:
