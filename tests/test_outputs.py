@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -256,6 +257,9 @@ def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "wrote" in stdout and "4 entries, 4 as expected" in stdout
     assert out.read_text().startswith("# hintspec design review")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     assert (tmp_path / "r-traces" / "results.json").exists()
     html = tmp_path / "r.html"
     code, _, _ = run(
