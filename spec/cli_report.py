@@ -114,8 +114,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     n = len(report.entries)
     where = "" if args.results else f"; traces and {RESULTS_NAME} in {traces}"
     ok = n - len(bad)
-    models = f"{len(report.models)} model{'s' if len(report.models) != 1 else ''}"
-    print(f"wrote {out}: {models}, {n} entries, {ok} as expected{where}")
+    n_models = f"{len(report.models)} model{'s' if len(report.models) != 1 else ''}"
+    print(f"wrote {out}: {n_models}, {n} entries, {ok} as expected{where}")
     for e in bad:
         sys.stderr.write(f"hintspec: {e.label} not as expected: {'; '.join(e.mismatches)}\n")
     return 0 if not bad else 1
