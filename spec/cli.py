@@ -93,8 +93,12 @@ def _slug(text: str) -> str:
 
 
 def trace_path(out: Path, trace: Trace) -> Path:
+    """``MODEL-VARIANT[-CONFIG]-PROPERTY.itf.json``; the config part (non-default
+    parameters) keeps entries of one variant at several sizes apart."""
     prop = _slug(trace.prop or trace.kind)
-    return out / f"{trace.model}-{trace.variant}-{prop}.itf.json"
+    label = config_label(trace.config)
+    config = "" if label == "defaults" else "-" + _slug(label)
+    return out / f"{trace.model}-{trace.variant}{config}-{prop}.itf.json"
 
 
 def write_traces(result: CheckResult, out: Path | None, model: Model[Any, Any]) -> dict[str, str]:
