@@ -266,6 +266,10 @@ class Model(Generic[ConfigT, StateT]):
     frame_legend: ClassVar[Mapping[str, str]] = {}
     """The characters of ``frame_map`` and what they mean."""
     check_deadlock: ClassVar[bool] = True
+    designs: ClassVar[frozenset[str]] = frozenset()
+    """Variants that are designs under comparison rather than known-bad variants: whether a
+    property holds for them depends on the configuration, so their manifest entries may be
+    violated or hold (the model's answer); the default variant still holds at its defaults."""
     symmetric: ClassVar[bool] = False
     """True when ``canonical`` maps each state to the representative of its symmetry class
     (interchangeable vCPUs, regions, ...); the explorer then stores representatives only."""

@@ -34,6 +34,8 @@ def test_every_model_and_variant_is_in_the_manifest() -> None:
 
 def test_bad_variants_are_violated_and_upstream_holds() -> None:
     for entry in load_manifest():
+        if entry.variant in all_models()[entry.model].designs:
+            continue  # a design under comparison: the entry records the model's answer
         if entry.variant == "upstream":
             assert entry.expect["verdict"] == "holds", entry.label
         else:
