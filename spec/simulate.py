@@ -11,8 +11,10 @@ nothing, so it is not a failure here. Per-action coverage counts the steps each 
 
 Each step first picks an enabled action uniformly, then one of its enabled choices
 uniformly, so an action with many choices (a free block per frame) does not crowd out the
-others. The walk is a function of the seed alone: the model enumerates choices in a fixed
-order and ``random.Random(seed)`` makes the draws.
+others; choices are enumerated lazily (see :class:`hintspec.stateful.EnabledSteps`), so
+an action with a huge number of choices costs only when taken. The walk is a function of
+the seed alone: the model enumerates choices in a fixed order and ``random.Random(seed)``
+makes the draws.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import random
 import time
 from typing import Any
 
-from hintspec.model import Args, Model, PropertyKind
-from hintspec.stateful import DEADLOCK, DEADLOCK_EXPLANATION
+from hintspec.model import Model, PropertyKind
+from hintspec.stateful import DEADLOCK, DEADLOCK_EXPLANATION, EnabledSteps
 from hintspec.trace import Step, Trace
 
 
@@ -50,6 +52,9 @@ class SimulationResult:
     coverage: dict[str, int]
     ended: dict[str, int]
     """How walks ended: ``steps`` (the bound), ``terminal``, ``violation``."""
+    truncated: list[str]
+    """Actions whose choices were cut at ``MAX_CHOICES`` in some state (only the first ones
+    were drawn from)."""
     seconds: float
 
     @property
@@ -79,6 +84,7 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
     first_violation: str | None = None
     witnesses: dict[str, Trace] = {}
     seen: set[int] = set()
+    truncated: set[str] = set()
     ended = {"steps": 0, "terminal": 0, "violation": 0}
     total = 0
 
@@ -99,12 +105,10 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
                 if fn(s) is not True:
                     bad = (prop.name, model.evaluate_always(prop, s) or prop.name)
                     break
-            by_action: dict[int, list[tuple[Args, Any]]] = {}
-            if bad is None:
-                for index, args, t in model.successors(s):
-                    by_action.setdefault(index, []).append((args, t))
-                if not by_action and model.check_deadlock and not model.is_terminal(s):
-                    bad = (DEADLOCK, DEADLOCK_EXPLANATION)
+            enabled = EnabledSteps(model, s)
+            actions = enabled.enabled_actions() if bad is None else []
+            if bad is None and not actions and model.check_deadlock and not model.is_terminal(s):
+                bad = (DEADLOCK, DEADLOCK_EXPLANATION)
             if bad is not None:
                 name, why = bad
                 known = violations.get(name)
@@ -113,14 +117,16 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
                 first_violation = first_violation or name
                 ended["violation"] += 1
                 break
-            if not by_action:
+            if not actions:
                 ended["terminal"] += 1
                 break
             if len(path) > steps:
                 ended["steps"] += 1
                 break
-            index = rng.choice(sorted(by_action))
-            args, s = rng.choice(by_action[index])
+            index = rng.choice(actions)
+            args, s = rng.choice(enabled.choices(index))
+            if index in enabled.truncated:
+                truncated.add(action_names[index])
             coverage[index] += 1
             total += 1
             path.append(Step(action_names[index], args, s))
@@ -138,5 +144,6 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
         not_reached=[n for n, _fn in sometimes if n not in witnesses],
         coverage=dict(zip(action_names, coverage, strict=True)),
         ended=ended,
+        truncated=sorted(truncated),
         seconds=time.monotonic() - start,
     )

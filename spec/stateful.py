@@ -62,6 +62,17 @@ DEADLOCK = "no deadlock"
 DEADLOCK_EXPLANATION = "no action is enabled and the model does not call this state terminal"
 
 PROFILES = ("dev", "ci", "thorough")
+
+SUPPRESSED = (
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.large_base_example,
+    HealthCheck.filter_too_much,
+)
+"""Health checks that do not apply to model runs: long stateful runs over big configs are
+large and slow by nature, not by mistake; and many test cases are filtered out by design --
+Hypothesis's swarm testing turns rules off per test case, and a state whose enabled
+actions are all off aborts it."""
 DEFAULT_PROFILE = "dev"
 
 
@@ -74,15 +85,7 @@ def register_profiles() -> None:
       flake, and there is no database); no deadline, since a model step has no time budget.
     * ``thorough`` -- ten times the examples and twice the steps of ``ci``, random.
     """
-    common: dict[str, Any] = {
-        "deadline": None,
-        # Long stateful runs over big configs are large and slow by nature, not by mistake.
-        "suppress_health_check": [
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.large_base_example,
-        ],
-    }
+    common: dict[str, Any] = {"deadline": None, "suppress_health_check": SUPPRESSED}
     settings.register_profile("dev", max_examples=50, stateful_step_count=50, **common)
     settings.register_profile(
         "ci", max_examples=200, stateful_step_count=50, derandomize=True, **common
@@ -123,6 +126,57 @@ class Choice:
         return f"{self.action}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})"
 
 
+MAX_CHOICES = 4096
+"""At most this many choices of one action in one state are enumerated (the first ones, in
+the model's order); beyond that an action's choices are truncated, and said so."""
+
+
+class EnabledSteps:
+    """The enabled choices of every action in one state, enumerated lazily.
+
+    Whether an action is enabled needs only its first choice, so a precondition costs
+    little even for an action with thousands of choices; the list of choices is built only
+    for the action taken, and is cut at :data:`MAX_CHOICES` (``truncated`` names those)."""
+
+    def __init__(self, model: Model[Any, Any], state: Any) -> None:
+        self.model = model
+        self.state = state
+        self._pending: dict[int, Iterator[tuple[Args, Any]]] = {}
+        self._seen: dict[int, list[tuple[Args, Any]]] = {}
+        self.truncated: set[int] = set()
+
+    def enabled(self, index: int) -> bool:
+        seen = self._seen.get(index)
+        if seen is None:
+            spec = self.model.actions[index]
+            gen = iter(getattr(self.model, spec.method)(self.state))
+            seen = self._seen[index] = []
+            first = next(gen, None)
+            if first is not None:
+                seen.append(first)
+                self._pending[index] = gen
+        return bool(seen)
+
+    def choices(self, index: int) -> list[tuple[Args, Any]]:
+        """The enabled choices of action ``index`` (at most :data:`MAX_CHOICES`)."""
+        self.enabled(index)
+        seen = self._seen[index]
+        gen = self._pending.pop(index, None)
+        if gen is not None:
+            for step in gen:
+                if len(seen) == MAX_CHOICES:
+                    self.truncated.add(index)
+                    break
+                seen.append(step)
+        return seen
+
+    def enabled_actions(self) -> list[int]:
+        return [i for i in range(len(self.model.actions)) if self.enabled(i)]
+
+    def any(self) -> bool:
+        return any(self.enabled(i) for i in range(len(self.model.actions)))
+
+
 class PropertyViolation(AssertionError):
     """An ``always`` property (or "no deadlock") failed; ``trace`` leads to the bad state.
 
@@ -157,6 +211,8 @@ class FuzzStats:
     """The test case (1-based) in which the first failure happened."""
     found_seconds: float | None = None
     start: float = dataclasses.field(default_factory=time.monotonic)
+    truncated: set[str] = dataclasses.field(default_factory=set)
+    """Actions whose choices were cut at :data:`MAX_CHOICES` in some state."""
 
     def __post_init__(self) -> None:
         self.coverage = dict.fromkeys(self.actions, 0)
@@ -175,7 +231,7 @@ class ModelMachine(RuleBasedStateMachine):
         super().__init__()
         self.steps: list[Step] = []
         self.state: Any = None
-        self._choices: dict[int, list[Choice]] = {}
+        self._enabled: EnabledSteps | None = None
         stats = self.stats
         stats.test_cases += 1
 
@@ -185,24 +241,20 @@ class ModelMachine(RuleBasedStateMachine):
         s = states[0] if len(states) == 1 else data.draw(st.sampled_from(states))
         self._enter(None, {}, s)
 
-    def choices(self, index: int) -> list[Choice]:
-        """The enabled choices of action ``index`` in the current state (computed once)."""
-        if self.state is None:
-            return []
-        cached = self._choices.get(index)
-        if cached is None:
-            spec = self.model.actions[index]
-            fn: Callable[[Any], Any] = getattr(self.model, spec.method)
-            cached = [Choice(spec.name, args, t) for args, t in fn(self.state)]
-            self._choices[index] = cached
-        return cached
+    def enabled(self, index: int) -> bool:
+        """Does action ``index`` have an enabled choice in the current state?"""
+        return self._enabled is not None and self._enabled.enabled(index)
 
     def any_enabled(self) -> bool:
-        return any(self.choices(i) for i in range(len(self.model.actions)))
+        return self._enabled is not None and self._enabled.any()
 
     def take(self, index: int, data: st.DataObject) -> None:
         """Take one enabled choice of action ``index`` (the rule body of every action)."""
-        choices = self.choices(index)
+        assert self._enabled is not None
+        spec = self.model.actions[index]
+        choices = [Choice(spec.name, a, t) for a, t in self._enabled.choices(index)]
+        if index in self._enabled.truncated:
+            self.stats.truncated.add(spec.name)
         choice = choices[0] if len(choices) == 1 else data.draw(st.sampled_from(choices))
         stats = self.stats
         if stats.found_at is None:
@@ -212,7 +264,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     def _enter(self, action: str | None, args: Args, s: Any) -> None:
         self.state = s
-        self._choices = {}
+        self._enabled = EnabledSteps(self.model, s)
         self.steps.append(Step(action, dict(args), s))
         stats = self.stats
         if stats.found_at is None and len(stats.witnesses) < len(self.sometimes_props):
@@ -274,7 +326,7 @@ def _action_rule(index: int, spec: ActionSpec) -> Callable[..., None]:
 
     take_action.__name__ = take_action.__qualname__ = _identifier(spec.name)
     take_action.__doc__ = f"{spec.cites}: one enabled choice of {spec.name}."
-    enabled = precondition(lambda self: bool(self.choices(index)))
+    enabled = precondition(lambda self: self.enabled(index))
     return enabled(rule(data=st.data())(take_action))
 
 
@@ -342,6 +394,8 @@ class FuzzResult:
     """``sometimes`` property -> test case that first reached it (before any failure)."""
     max_examples: int
     step_count: int
+    truncated: list[str] = dataclasses.field(default_factory=list)
+    """Actions whose choices were cut at :data:`MAX_CHOICES` in some state."""
     shrunk_length: int | None = None
     """The length of the trace Hypothesis reported (shrunk unless ``shrink=False``), before
     :func:`shorten_trace`."""
@@ -370,7 +424,13 @@ def fuzz(
     report is silenced: the result carries the trace. An exception that is not a property
     violation (a bug in the model's code) propagates."""
     base = base if base is not None else settings()
-    overrides: dict[str, Any] = {"deadline": None, "report_multiple_bugs": False}
+    overrides: dict[str, Any] = {
+        "deadline": None,
+        "report_multiple_bugs": False,
+        "suppress_health_check": sorted(
+            set(base.suppress_health_check) | set(SUPPRESSED), key=lambda h: h.value
+        ),
+    }
     if max_examples is not None:
         overrides["max_examples"] = max_examples
     if step_count is not None:
@@ -405,6 +465,7 @@ def fuzz(
         witnesses=dict(stats.witnesses),
         max_examples=run_settings.max_examples,
         step_count=run_settings.stateful_step_count,
+        truncated=sorted(stats.truncated),
         shrunk_length=shrunk_length,
     )
 

@@ -1,0 +1,108 @@
+"""Hypothesis stateful runs of every registered model and every known-bad manifest entry.
+
+Generic: a new model in ``models/`` (and its manifest) is covered with no change here.
+
+* Good designs run at the model's ``hypothesis_config`` (sizes far beyond exhaustive
+  reach) and must pass; actions never taken are reported as a warning (the big run says
+  little about them; the fix is a ``hypothesis_config`` in which they can happen).
+* Every known-bad manifest entry whose failing properties include an ``always`` property
+  (or "no deadlock") must be found by Hypothesis at the entry's config under the ``ci``
+  profile -- derandomised, so the same examples run every time and the test cannot flake.
+  Shrinking is the slow part and is measured by ``tests/benchmarks/bench_stateful.py``;
+  here the found trace is shortened at the level of actions, and it must replay. Liveness
+  and vacuity failures are not Hypothesis's job (a finite run cannot show them).
+
+Budgets are per test (not only the profile): at the ``ci`` profile the whole file must stay
+around two minutes of CPU on the project's 2-core machine; ``thorough`` scales them up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from hintspec.configs import make_config
+from hintspec.manifest import Entry, load_manifest
+from hintspec.model import PropertyKind
+from hintspec.registry import all_models, get_model
+from hintspec.stateful import DEADLOCK, fuzz, profile_settings
+from hintspec.trace import replay
+from hypothesis import settings
+
+GOOD_EXAMPLES = 10
+"""Examples per good design at the ci profile (each one a long run over a big config)."""
+GOOD_STEPS = 300
+"""Steps per example for good designs: long runs, so deep states are reached."""
+
+
+def _scale() -> int:
+    """1 at the ci/dev profiles, 10 at thorough (by its max_examples)."""
+    return max(1, settings().max_examples // profile_settings("ci").max_examples)
+
+
+MODELS = sorted(all_models())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_declares_a_hypothesis_config(name: str) -> None:
+    cls = get_model(name)
+    assert cls.hypothesis_config, (
+        f"{name}: set `hypothesis_config` (Config overrides far beyond exhaustive reach, "
+        "e.g. hundreds of frames) so the stateful test runs it big"
+    )
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_good_design_passes_at_hypothesis_config(name: str) -> None:
+    cls = get_model(name)
+    model = cls(make_config(cls, None, dict(cls.hypothesis_config)))
+    result = fuzz(
+        model,
+        base=settings(max_examples=GOOD_EXAMPLES * _scale()),
+        step_count=GOOD_STEPS,
+    )
+    if result.trace is not None:
+        pytest.fail(
+            f"{name} ({model.variant}) at {dict(cls.hypothesis_config)}:\n\n"
+            + str(result.trace.explanation),
+            pytrace=False,
+        )
+    fired = [a for a, n in result.coverage.items() if n]
+    assert len(fired) >= min(2, len(result.coverage)), f"{name}: only {fired} ever fired"
+    if result.never_fired:
+        # Not a failure: deep actions (OOM after hundreds of allocations, a feature the
+        # big config turns off) may be out of reach of a few random runs. Said loudly, so
+        # the model's owner can tune hypothesis_config.
+        warnings.warn(
+            f"{name} at {dict(cls.hypothesis_config)}: never taken in "
+            f"{result.test_cases} test cases: {', '.join(result.never_fired)}",
+            stacklevel=1,
+        )
+
+
+def _fuzzable(entry: Entry) -> bool:
+    if entry.slow or entry.expect.get("verdict") != "violated":
+        return False
+    cls = get_model(entry.model)
+    safety = {p.name for p in cls.properties_of(PropertyKind.ALWAYS)} | {DEADLOCK}
+    return bool(safety & set(entry.expect.get("failing", [])))
+
+
+BAD = [e for e in load_manifest() if _fuzzable(e)]
+
+
+@pytest.mark.parametrize("entry", BAD, ids=[e.label for e in BAD])
+def test_known_bad_variant_is_found_under_ci_profile(entry: Entry) -> None:
+    cls = get_model(entry.model)
+    model = cls(make_config(cls, entry.variant, entry.config))
+    expected: list[Any] = entry.expect["failing"]
+    result = fuzz(model, base=profile_settings("ci"), shrink=False)
+    trace = result.trace
+    assert trace is not None, (
+        f"{entry.label}: Hypothesis found no failure in {result.test_cases} test cases "
+        f"(expected one of {expected})"
+    )
+    assert trace.prop in expected, f"{entry.label}: {trace.prop!r} is not one of {expected}"
+    replayed = replay(trace, model)
+    assert replayed.ok, replayed.message
