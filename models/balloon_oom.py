@@ -47,7 +47,7 @@ page allocator's slow path and mm/oom_kill.c:
   killer.
 
 Abstracted: kswapd (only direct reclaim), reclaim batch sizes (one page-cache page and one
-page per shrinker per pass), timing (``msleep(200)`` after "Out of puff" is a step), the
+page per shrinker per pass), timing (``msleep(200)`` after "Out of puff" is not modelled), the
 stats queue, balloon compaction, page poisoning, other processes and notifiers.
 
 Variants (one readable branch each):
@@ -78,8 +78,8 @@ to the OOM notifier (Tetsuo Handa, "virtio_balloon: use non-blocking allocation"
 and out_of_memory is not atomic with the worker, so even upstream can kill while the balloon
 holds pages: the notifier finds the list empty, the worker enqueues its batch, the killer
 runs. The default config cannot reach it (a batch is 2 of 6 pages); with
-``array_pfns_max=4`` the explorer finds it in 11 steps, and Hypothesis finds it at the
-``hypothesis_config`` size under random (dev/thorough) profiles.
+``array_pfns_max=4`` the explorer finds it in 11 steps; random Hypothesis runs of bigger
+guests hit it only now and then.
 
 Units: guest pages everywhere except ``num_pages``, ``actual``, the target, the virtqueue
 buffers and ``array_pfns_max``/``oom_nr_pages``, which are balloon pfns (4 KiB,
@@ -292,7 +292,8 @@ class BalloonOom(Model[Config, State]):
         ),
         "notifier_trylock": (
             "2017 fill_balloon with an OOM notifier that gives up on a contended balloon_lock "
-            "(Tetsuo Handa's proposal, not merged): OOM kill while the balloon holds pages"
+            "(discussed on Tetsuo Handa's 2017 report, not merged): OOM kill while the "
+            "balloon holds pages"
         ),
         "unaligned_target": (
             "towards_target without ALIGN (before 07622bd41563): endless inflate/deflate with "
