@@ -50,7 +50,9 @@ What is modelled:
   onlines added blocks to a kernel zone or ZONE_MOVABLE (and may offline them again);
 * dumps: ``dump_kcore`` reads the first kernel's online pages (``/proc/kcore``), skipping
   PageOffline; ``kdump`` is the crash kernel: for each device block it asks the device
-  (VIRTIO_MEM_REQ_STATE) and reads only plugged memory; the crash ends the run.
+  (VIRTIO_MEM_REQ_STATE) and reads only plugged memory. Both are observations: what a dump
+  taken in this state reads is recorded in the next state, and the run goes on (a crash
+  would end it, but what the crash kernel reads depends only on the state at the crash).
 
 What is abstracted, and why:
 
@@ -73,7 +75,7 @@ What is abstracted, and why:
   the model, and the missing ``config_changed`` check shows as a lasso; the fixed driver
   leaves such a pass at its next fake-offline attempt once the config changed;
 * failures of the environment are separate actions (``add_memory_fails``,
-  ``offline_and_remove_fails``, ``device_busy``); their success counterparts are strongly
+  ``offline_and_remove_fails``, ``device_handle_busy``); their success counterparts are strongly
   fair, so a failure can repeat but not for ever.
 
 Bad variants: ``no_remove_retry`` and ``fake_offline_ignores_config`` are the pre-v6.5
@@ -81,6 +83,17 @@ drivers of §4.8; ``kcore_reads_page_offline`` and ``kdump_reads_all`` are dumps
 the PageOffline / device-state filters; ``plug_bit_before_ack`` and
 ``unplug_without_fake_offline`` are invented to give the bitmap and backing properties
 teeth; ``unplug_online_off`` is the ``unplug_online=0`` module parameter.
+
+Finding (two memory blocks, user space offlining): ``virtio_mem_cleanup_pending_mb``
+clears ``have_unplugged_mb`` before its three scans (MOVABLE_PARTIAL, KERNEL_PARTIAL,
+OFFLINE_PARTIAL) and drops ``hotplug_mutex`` around each ``offline_and_remove_memory()``.
+If, in that window, user space offlines a completely unplugged KERNEL_PARTIAL block whose
+removal failed earlier and onlines it to ZONE_MOVABLE, the block moves to a state already
+scanned; no removal fails, so ``have_unplugged_mb`` stays clear and nothing retries it until
+the requested size changes (a lasso for "a completely unplugged memory block is eventually
+removed"). ``lock_device_hotplug()`` inside ``offline_and_remove_memory()`` narrows the
+window to the moments around it, but does not close it. ``cleanup_rechecks`` is a proposed
+fix (keep the flag while such a block is left) that holds.
 """
 
 from __future__ import annotations
@@ -223,7 +236,7 @@ class Dump(IntEnum):
     KCORE = 1
     """A read of /proc/kcore in the running (first) kernel."""
     KDUMP = 2
-    """The crash kernel's /proc/vmcore: the machine crashed, the run is over."""
+    """The crash kernel's /proc/vmcore, had the guest crashed in this state."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +281,7 @@ class Config:
     """Also start with a sub-block left plugged by a previous boot (UNPLUG_ALL first)."""
     online_zones: Literal["any", "kernel", "movable"] = "any"
     """Where user space onlines added blocks (``online_kernel`` / ``online_movable``)."""
-    user_offline: bool = False
+    user_offline: bool = True
     """User space may offline online blocks again (sysfs ``offline``)."""
     variant: str = "upstream"
 
@@ -440,19 +453,23 @@ class VirtioMem(Model[Config, State]):
             "invented: the driver unplugs online sub-blocks without fake-offlining them "
             "first (no alloc_contig_range): pages in use lose their backing"
         ),
+        "cleanup_rechecks": (
+            "proposed, not upstream: virtio_mem_cleanup_pending_mb keeps have_unplugged_mb "
+            "set while a completely unplugged block is left after its scans (closes the race "
+            "the model finds at two memory blocks, see the manifest)"
+        ),
         "unplug_online_off": (
             "the module parameter unplug_online=0: online memory is never unplugged, so a "
             "smaller requested size is not reached while the memory stays online"
         ),
     }
-    reference_config = {"blocks": 2, "sbs_per_mb": 2, "user_offline": True}
+    reference_config = {"blocks": 2}
     hypothesis_config = {
-        "blocks": 4,
-        "sbs_per_mb": 4,
-        "boot_pages": 3,
-        "user_pages": 3,
-        "resizes": 40,
-        "user_offline": True,
+        "blocks": 6,
+        "sbs_per_mb": 2,
+        "boot_pages": 2,
+        "user_pages": 2,
+        "resizes": 12,
     }
     frame_legend = {
         "-": "not online, unplugged",
@@ -526,9 +543,6 @@ class VirtioMem(Model[Config, State]):
                     dumped=frozenset(),
                 )
 
-    def is_terminal(self, s: State) -> bool:
-        return s.dump is Dump.KDUMP
-
     @staticmethod
     def _next(s: State, **changes: object) -> State:
         """The successor of a non-dump action (the dump record is cleared)."""
@@ -541,7 +555,7 @@ class VirtioMem(Model[Config, State]):
     @action("drivers/virtio/virtio_mem.c: virtio_mem_run_wq", fair="weak")
     def run_wq(self, s: State) -> Iterator[tuple[Args, State]]:
         """The work item runs: cancel the retry timer, bail if broken, then ``retry:``."""
-        if s.dump is Dump.KDUMP or s.run.pc is not Pc.IDLE or not s.queued:
+        if s.run.pc is not Pc.IDLE or not s.queued:
             return
         w = _W(self, s)
         w.queued = False
@@ -608,6 +622,12 @@ class VirtioMem(Model[Config, State]):
                     w.run = Run(pc=Pc.REMOVE, op=Op.CLEANUP, phase=ph, mb=mb, acc=acc)
                     return
         if acc:
+            w.have_unplugged_mb = True
+        elif self.variant == "cleanup_rechecks" and any(
+            w.mb[mb] in PARTIAL_ADDED and w.all_unplugged(mb) for mb in range(self.M)
+        ):
+            # Proposed: a block that changed state while the mutex was dropped and so
+            # escaped the scans is still completely unplugged: keep retrying.
             w.have_unplugged_mb = True
         self._requests(w)
 
@@ -989,7 +1009,7 @@ class VirtioMem(Model[Config, State]):
 
     @action("drivers/virtio/virtio_mem.c: virtio_mem_timer_expired", fair="weak")
     def retry_timer_fires(self, s: State) -> Iterator[tuple[Args, State]]:
-        if s.dump is Dump.KDUMP or not s.timer:
+        if not s.timer:
             return
         yield {}, self._next(s, timer=False, queued=True)
 
@@ -1030,12 +1050,15 @@ class VirtioMem(Model[Config, State]):
         )
 
     @action("hw/virtio/virtio-mem.c: virtio_mem_set_block_state fails (migration: BUSY)")
-    def device_busy(self, s: State) -> Iterator[tuple[Args, State]]:
-        """``virtio_mem_is_busy()``: the device answers BUSY and changes nothing."""
+    def device_handle_busy(self, s: State) -> Iterator[tuple[Args, State]]:
+        """``virtio_mem_is_busy()``: the device answers BUSY and changes nothing (UNPLUG_ALL
+        only when something is plugged: ``virtio_mem_unplug_all`` checks the size first)."""
         popped = s.vq.pop()
         if popped is None:
             return
         buf, vq = popped
+        if buf[0] == Req.UNPLUG_ALL and not any(s.dev_plugged):
+            return
         _, vq = vq.push()
         yield {"req": Req(buf[0]).name}, self._next(s, vq=vq, resp=Resp.BUSY)
 
@@ -1043,7 +1066,7 @@ class VirtioMem(Model[Config, State]):
     def host_resize(self, s: State) -> Iterator[tuple[Args, State]]:
         """The host changes the requested size; the config interrupt sets
         ``config_changed`` and queues the work (``virtio_mem_retry``)."""
-        if s.dump is Dump.KDUMP or s.resizes_left <= 0:
+        if s.resizes_left <= 0:
             return
         for size in range(self.N + 1):
             if size != s.dev_requested:
@@ -1065,8 +1088,6 @@ class VirtioMem(Model[Config, State]):
     @action("mm/page_alloc.c: __alloc_pages (a guest user)")
     def user_alloc(self, s: State) -> Iterator[tuple[Args, State]]:
         """A movable page anywhere; an unmovable one only in a kernel zone."""
-        if s.dump is Dump.KDUMP:
-            return
         used = sum(1 for p in s.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
         if used >= self.config.user_pages:
             return
@@ -1081,8 +1102,6 @@ class VirtioMem(Model[Config, State]):
 
     @action("mm/page_alloc.c: free_pages (a guest user)")
     def user_free(self, s: State) -> Iterator[tuple[Args, State]]:
-        if s.dump is Dump.KDUMP:
-            return
         for f in range(len(s.pages)):
             if s.pages[f] in (Page.MOVABLE, Page.UNMOVABLE):
                 pages = (*s.pages[:f], Page.FREE, *s.pages[f + 1 :])
@@ -1092,7 +1111,7 @@ class VirtioMem(Model[Config, State]):
     def online_block(self, s: State) -> Iterator[tuple[Args, State]]:
         """MEM_GOING_ONLINE (only from OFFLINE*), the online-page callback (plugged
         sub-blocks to the buddy, unplugged ones stay PageOffline), MEM_ONLINE."""
-        if s.dump is Dump.KDUMP or self.locked(s):
+        if self.locked(s):
             return
         zones = {"any": ("kernel", "movable"), "kernel": ("kernel",), "movable": ("movable",)}
         for mb in range(self.M):
@@ -1122,7 +1141,7 @@ class VirtioMem(Model[Config, State]):
     def offline_block(self, s: State) -> Iterator[tuple[Args, State]]:
         """MEM_GOING_OFFLINE lets core offlining skip the PageOffline pages; movable pages
         migrate out; an unmovable page makes it fail (not offered)."""
-        if not self.config.user_offline or s.dump is Dump.KDUMP or self.locked(s):
+        if not self.config.user_offline or self.locked(s):
             return
         for mb in range(self.M):
             if s.mb[mb] not in ONLINE or (s.run.pc is Pc.REMOVE and s.run.mb == mb):
@@ -1169,7 +1188,7 @@ class VirtioMem(Model[Config, State]):
     @action("fs/proc/kcore.c: read_kcore_iter (skips offline sections and PageOffline)")
     def dump_kcore(self, s: State) -> Iterator[tuple[Args, State]]:
         """Read every online page of the running kernel, except PageOffline ones."""
-        if s.dump is Dump.KDUMP or not self._holes(s, ONLINE):
+        if not self._holes(s, ONLINE):
             return
         skip = () if self.variant == "kcore_reads_page_offline" else (Page.OFFLINE,)
         read = frozenset(
@@ -1179,25 +1198,29 @@ class VirtioMem(Model[Config, State]):
 
     @action("drivers/virtio/virtio_mem.c: virtio_mem_vmcore_pfn_is_ram (kdump kernel)")
     def kdump(self, s: State) -> Iterator[tuple[Args, State]]:
-        """The guest crashes; the crash kernel reads /proc/vmcore: boot memory and the added
-        memory blocks, asking the device (STATE) whether each device block is plugged."""
-        if s.dump is Dump.KDUMP or not self._holes(s, ADDED):
+        """Had the guest crashed here, the crash kernel would read /proc/vmcore: boot memory
+        and the added memory blocks, asking the device (STATE) whether each device block is
+        plugged. Recorded in the next state; the run goes on."""
+        if not self._holes(s, ADDED):
             return
         read = set(range(self.B))
+        asked = []
         for mb in range(self.M):
             if s.mb[mb] not in ADDED or self.not_added(s, mb):
                 continue  # not "System RAM" of the crashed kernel
             for i in range(self.S):
                 block = mb * self.S + i
                 if self.variant == "kdump_reads_all":
-                    is_ram = True
+                    is_ram = True  # no vmcore callback: everything added is read
                 elif not any(s.dev_plugged):
-                    is_ram = False  # plugged_size == 0
+                    is_ram = False  # plugged_size == 0: nothing is RAM
                 else:
                     is_ram = self._state_request(s, block)
+                    asked.append(f"{self._name(block)} {'PLUGGED' if is_ram else 'UNPLUGGED'}")
                 if is_ram:
                     read.add(self.frame(mb, i))
-        yield {}, _evolve(s, dump=Dump.KDUMP, dumped=frozenset(read))
+        args = {"state": ", ".join(asked) or "-"}
+        yield args, _evolve(s, dump=Dump.KDUMP, dumped=frozenset(read))
 
     def _state_request(self, s: State, block: int) -> bool:
         """The device's ``virtio_mem_state_request`` for one device block: PLUGGED?"""
@@ -1317,11 +1340,7 @@ class VirtioMem(Model[Config, State]):
     def requested_reached(self, s: State) -> bool:
         """ZONE_NORMAL memory may be unmovable: no promise while some device memory is
         online in a kernel zone (P-MEM-4)."""
-        return (
-            s.dump is Dump.KDUMP
-            or not self._request_differs(s)
-            or any(st in KERNEL_ZONE for st in s.mb)
-        )
+        return not self._request_differs(s) or any(st in KERNEL_ZONE for st in s.mb)
 
     def _unplugged_block_added(self, s: State) -> bool:
         return any(
@@ -1333,7 +1352,7 @@ class VirtioMem(Model[Config, State]):
         "a completely unplugged memory block is eventually removed", when=_unplugged_block_added
     )
     def unplugged_block_removed(self, s: State) -> bool:
-        return s.dump is Dump.KDUMP or not self._unplugged_block_added(s)
+        return not self._unplugged_block_added(s)
 
     def _raise_unnoticed(self, s: State) -> bool:
         return s.dev_requested > s.requested
@@ -1343,7 +1362,7 @@ class VirtioMem(Model[Config, State]):
         when=_raise_unnoticed,
     )
     def raise_noticed(self, s: State) -> bool:
-        return s.dump is Dump.KDUMP or not self._raise_unnoticed(s)
+        return not self._raise_unnoticed(s)
 
     # =====================================================================================
     # Traces.
