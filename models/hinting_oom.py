@@ -56,8 +56,9 @@ state, so the model never deadlocks.
 Definitions (all in blocks of the hinting order):
 
 * *held* (memory hinting holds away from the allocator): blocks in a per-CPU isolated
-  array, in the worker's scatterlist, or in a ring buffer (available, popped by the host,
-  or used but not yet reclaimed by the guest). Lost blocks are not held; they are lost.
+  array or in a ring buffer (a per-CPU request or a report's scatterlist; available,
+  popped by the host, or used but not yet reclaimed by the guest). Lost blocks are not
+  held; they are lost.
 * *hinting-induced OOM*: an allocation fails (``nr_free <= wmark_min``) although it would
   have succeeded had the hinting path returned every block it holds
   (``nr_free + held > wmark_min``). A failure with ``held == 0``, or one that would fail
@@ -126,7 +127,7 @@ class Oom:
 
 @dataclass(frozen=True)
 class Config:
-    blocks: int = 3
+    blocks: int = 4
     """Blocks of the hinting order in the zone."""
     cpus: int = 2
     """vCPUs (each allocates and frees; per-CPU hinting keeps one array per vCPU)."""
@@ -144,7 +145,7 @@ class Config:
     """HINTING_THRESHOLD: recorded frees that make a vCPU scan its array (per-CPU)."""
     wmark_min: int = 0
     """WMARK_MIN in blocks: an allocation needs nr_free > wmark_min."""
-    wmark_low: int = 1
+    wmark_low: int = 2
     """WMARK_LOW in blocks: the gate needs nr_free > wmark_low + capacity."""
     variant: str = "capped_gate_per_batch"
 
@@ -175,8 +176,6 @@ class State:
     """Per vCPU: ``free_page_arr`` of recorded freed pfns (per-CPU designs)."""
     isolated: tuple[tuple[int, ...], ...]
     """Per vCPU: ``isolated_pages_obj``, isolated and not yet in the ring (per-CPU)."""
-    sgl: tuple[int, ...]
-    """The reporting worker's scatterlist (capped designs)."""
     pr_state: PR
     worker: Worker
     budget: int
@@ -207,7 +206,8 @@ class HintingOom(Model[Config, State]):
         "percpu_spin": "per-CPU hinting that retries a failed add until the ring has room "
         "(busy spin on a full vq, §5.3 item 3, unverified for the RFCs)",
     }
-    reference_config = {"blocks": 6, "cpus": 2, "demand": 2, "capacity": 2, "ring": 2}
+    reference_config = {"blocks": 5, "capacity": 2, "demand": 2}
+    designs = frozenset({"percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch"})
     hypothesis_config = {
         "blocks": 256,
         "cpus": 4,
@@ -245,7 +245,6 @@ class HintingOom(Model[Config, State]):
             allocated=(frozenset(),) * n,
             listed=((),) * n,
             isolated=((),) * n,
-            sgl=(),
             # page_reporting_register requests the initial flush of every zone.
             pr_state=PR.REQUESTED if self.capped else PR.IDLE,
             worker=Worker.OFF,
@@ -260,12 +259,30 @@ class HintingOom(Model[Config, State]):
     def is_terminal(self, s: State) -> bool:
         return s.oom is not None
 
+    # -- symmetry: blocks are interchangeable, and so are vCPUs ------------------------
+
+    symmetric = True
+
+    def canonical(self, s: State) -> State:
+        """The representative of ``s`` up to renaming blocks and vCPUs: nothing in the
+        model depends on a block's number or a vCPU's number, only on where they are.
+        Every property and the set of enabled actions are invariant under renaming."""
+        best: State | None = None
+        best_key: tuple[Any, ...] = ()
+        for perm in itertools.permutations(range(self.config.cpus)):
+            t = _rename_blocks(self, _rename_cpus(self, s, perm))
+            key = _key(t)
+            if best is None or key < best_key:
+                best, best_key = t, key
+        assert best is not None
+        return best
+
     # -- helpers ----------------------------------------------------------------------
 
     def held(self, s: State) -> int:
         """Blocks the hinting path holds away from the allocator."""
         ring = sum(len(self.payload(b)) for b in s.vq.buffers)
-        return sum(len(i) for i in s.isolated) + len(s.sgl) + ring
+        return sum(len(i) for i in s.isolated) + ring
 
     def payload(self, buf: tuple[int, ...]) -> tuple[int, ...]:
         """The blocks a ring buffer names. A per-CPU request is ``(cpu, *blocks)`` (the
@@ -457,17 +474,18 @@ class HintingOom(Model[Config, State]):
         if self.variant == "capped_gate_per_batch" and not self._gate(len(s.free)):
             yield {"blocks": ()}, self._pass_end(s)
             return
-        room = c.capacity - len(s.sgl)
+        room = c.capacity
         count = min(room, len(eligible), max(0, len(s.free) - c.wmark_min - 1))
         if count == 0:
             yield {"blocks": ()}, self._pass_end(s)
             return
         for take in itertools.combinations(eligible, count):
             free = s.free - set(take)
-            sgl = (*s.sgl, *take)
-            full = len(sgl) == c.capacity
-            t = replace(s, free=free, sgl=(), low_breach=self._breach(s, len(free)))
-            added = s.vq.add(sgl)
+            # The scatterlist is filled and handed to report() in one step: the zone lock
+            # is held while it fills, and the worker does nothing else until the add.
+            full = len(take) == c.capacity
+            t = replace(s, free=free, low_breach=self._breach(s, len(free)))
+            added = s.vq.add(take)
             if added is None:
                 # WARN_ON_ONCE(err): drain unreported, the error ends the pass.
                 t = replace(t, free=s.free)
@@ -502,7 +520,7 @@ class HintingOom(Model[Config, State]):
         """End of ``page_reporting_process``: cmpxchg(ACTIVE -> IDLE); a REQUESTED state
         stays (the work is queued again)."""
         pr = PR.IDLE if s.pr_state is PR.ACTIVE else s.pr_state
-        return replace(s, worker=Worker.OFF, pr_state=pr, budget=0, sgl=())
+        return replace(s, worker=Worker.OFF, pr_state=pr, budget=0)
 
     # -- the host ---------------------------------------------------------------------
 
@@ -550,7 +568,7 @@ class HintingOom(Model[Config, State]):
     def exclusion(self, s: State) -> Check:
         """No lost block, no block in two descriptors, never both queued and allocated:
         each block is in exactly one of the free list, a vCPU's allocation, an isolated
-        array, the scatterlist, or one ring buffer."""
+        array, or one ring buffer."""
         where: dict[int, str] = {}
         for block, place in self._places(s):
             if block in where:
@@ -639,8 +657,6 @@ class HintingOom(Model[Config, State]):
         for cpu, isolated in enumerate(s.isolated):
             for b in isolated:
                 yield b, f"isolated by vCPU {cpu}"
-        for b in s.sgl:
-            yield b, "in the worker's scatterlist"
         for kind, bufs in (
             ("queued", s.vq.avail),
             ("at the host", s.vq.inflight),
@@ -652,8 +668,6 @@ class HintingOom(Model[Config, State]):
 
     def _where_held(self, s: State) -> str:
         parts = [f"vCPU {c} isolated {len(i)}" for c, i in enumerate(s.isolated) if i]
-        if s.sgl:
-            parts.append(f"scatterlist {len(s.sgl)}")
         if self.percpu:
             for c in range(self.config.cpus):
                 n = sum(len(self.payload(b)) for b in s.vq.buffers if b[0] == c)
@@ -729,6 +743,97 @@ def _cell(s: State, block: int, place: str) -> str:
     return "I"
 
 
+def _rename_cpus(model: HintingOom, s: State, perm: tuple[int, ...]) -> State:
+    """vCPU ``perm[i]`` becomes vCPU ``i``."""
+    if perm == tuple(range(len(perm))):
+        return s
+
+    def ring(bufs: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+        if not model.percpu:
+            return bufs
+        back = {old: new for new, old in enumerate(perm)}
+        return tuple((back[b[0]], *b[1:]) for b in bufs)
+
+    oom = s.oom
+    if oom is not None:
+        oom = replace(oom, cpu=perm.index(oom.cpu))
+    vq = replace(s.vq, avail=ring(s.vq.avail), inflight=ring(s.vq.inflight), used=ring(s.vq.used))
+    return replace(
+        s,
+        allocated=tuple(s.allocated[p] for p in perm),
+        listed=tuple(s.listed[p] for p in perm),
+        isolated=tuple(s.isolated[p] for p in perm),
+        vq=vq,
+        oom=oom,
+    )
+
+
+def _rename_blocks(model: HintingOom, s: State) -> State:
+    """Number the blocks by where they are (their signature), so that two states that
+    differ only in block numbers get the same numbers. Blocks with equal signatures are
+    interchangeable, so how ties are broken does not matter."""
+    occurs: dict[int, list[tuple[Any, ...]]] = {b: [] for b in range(model.config.blocks)}
+    for b in s.free:
+        occurs[b].append((0, b in s.reported))
+    for cpu, blocks in enumerate(s.allocated):
+        for b in blocks:
+            occurs[b].append((1, cpu))
+    for cpu, listed in enumerate(s.listed):
+        for b in listed:
+            occurs[b].append((2, cpu))
+    for cpu, isolated in enumerate(s.isolated):
+        for b in isolated:
+            occurs[b].append((3, cpu))
+    for part, bufs in enumerate((s.vq.avail, s.vq.inflight, s.vq.used)):
+        for i, buf in enumerate(bufs):
+            for b in model.payload(buf):
+                occurs[b].append((4, part, i))
+    order = sorted(occurs, key=lambda b: (sorted(occurs[b]), b))
+    new = {old: i for i, old in enumerate(order)}
+
+    def ren(blocks: Any) -> Any:
+        return frozenset(new[b] for b in blocks)
+
+    def seq(blocks: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(new[b] for b in blocks))
+
+    def ring(bufs: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+        if model.percpu:
+            return tuple((b[0], *seq(b[1:])) for b in bufs)
+        return tuple(seq(b) for b in bufs)
+
+    vq = replace(s.vq, avail=ring(s.vq.avail), inflight=ring(s.vq.inflight), used=ring(s.vq.used))
+    return replace(
+        s,
+        free=ren(s.free),
+        reported=ren(s.reported),
+        allocated=tuple(ren(a) for a in s.allocated),
+        listed=tuple(seq(x) for x in s.listed),
+        isolated=tuple(seq(x) for x in s.isolated),
+        vq=vq,
+    )
+
+
+def _key(s: State) -> tuple[Any, ...]:
+    """A total order on states (for choosing the representative)."""
+    oom = (-1, 0, 0) if s.oom is None else (s.oom.cpu, s.oom.free, s.oom.held)
+    return (
+        sorted(s.free),
+        sorted(s.reported),
+        [sorted(a) for a in s.allocated],
+        s.listed,
+        s.isolated,
+        s.vq.avail,
+        s.vq.inflight,
+        s.vq.used,
+        oom,
+        int(s.pr_state),
+        int(s.worker),
+        s.budget,
+        s.low_breach,
+    )
+
+
 def _set_at(items: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
     return (*items[:index], value, *items[index + 1 :])
 
@@ -746,21 +851,25 @@ class Bound:
 
     variant: str
     max_held: int
-    """The most blocks hinting ever holds at once."""
+    """The most blocks hinting ever holds away from the allocator at once."""
     min_free_after_isolation: int | None
     """The fewest free blocks an isolation step ever leaves (None: hinting never isolates)."""
     states: int
-    witness: list[Any]
+    held_path: list[Any]
     """A shortest path to a state holding ``max_held`` blocks."""
+    low_path: list[Any]
+    """A shortest path whose last step is an isolation leaving the fewest free blocks."""
 
 
 def measure(model: HintingOom) -> Bound:
-    """Explore ``model`` and measure the memory hinting holds away from the allocator."""
+    """Explore ``model`` exhaustively and measure the memory hinting holds away from the
+    allocator: the most it holds at once, and the fewest free blocks an isolation leaves."""
     from hintspec.explore import explore
 
     ex = explore(model, keep_graph=False)
     best, best_i = -1, 0
     low: int | None = None
+    low_path: list[Any] = []
     isolating = {
         model.action_index("guest_free_page_hinting"),
         model.action_index("page_reporting_cycle"),
@@ -770,14 +879,18 @@ def measure(model: HintingOom) -> Bound:
         if h > best:
             best, best_i = h, i
         for a, args, t in model.successors(s):
-            if a in isolating and args.get("blocks") and len(t.free) < len(s.free):
-                low = len(t.free) if low is None else min(low, len(t.free))
-    return Bound(model.variant, best, low, len(ex.states), ex.path_to(best_i))
+            isolates = a in isolating and args.get("blocks") and len(t.free) < len(s.free)
+            if isolates and (low is None or len(t.free) < low):
+                low = len(t.free)
+                low_path = [*ex.path_to(i), t]
+    if ex.bound_hit is not None:
+        raise ValueError(f"measure needs a complete exploration ({ex.bound_hit})")
+    return Bound(model.variant, best, low, len(ex.states), ex.path_to(best_i), low_path)
 
 
 def oom_demand_threshold(base: Config, max_demand: int | None = None) -> int | None:
     """The smallest per-vCPU ``demand`` at which a hinting-induced OOM is reachable (None:
-    not up to ``max_demand``, by default the zone size)."""
+    none up to ``max_demand``, by default the zone size)."""
     from hintspec.explore import check
 
     top = base.blocks if max_demand is None else max_demand
@@ -788,25 +901,38 @@ def oom_demand_threshold(base: Config, max_demand: int | None = None) -> int | N
     return None
 
 
-def _table() -> str:  # pragma: no cover - a report printed by ``python -m``
+DESIGNS = ("percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch")
+"""The designs the verdict table compares (the bad variants are regression tests)."""
+
+
+def table(overrides: dict[str, Any] | None = None) -> str:
+    """The per-design comparison: verdicts, the most memory held, the fewest free blocks
+    an isolation leaves, and the smallest demand with a hinting-induced OOM."""
     from hintspec.explore import check
 
-    lines = []
-    for variant in (*CAPPED, "percpu_2019"):
-        for label, over in (("default", {}), ("tight", {"demand": 2})):
-            cfg = dataclasses.replace(Config(), variant=variant, **over)
-            model = HintingOom(cfg)
-            res = check(model)
-            bound = measure(model)
-            lines.append(
-                f"{variant:16} {label:8} {res.verdict.value:9} states {res.distinct_states:6} "
-                f"max held {bound.max_held} min free after isolation "
-                f"{bound.min_free_after_isolation}  failing: {', '.join(res.failing) or '-'}"
-            )
-        thr = oom_demand_threshold(Config(variant=variant))
-        lines.append(f"{variant:16} smallest demand per vCPU with a hinting-induced OOM: {thr}")
-    return "\n".join(lines)
+    rows = [
+        "design                 states  verdict   held  min-free-after-isolation  OOM-from-demand"
+    ]
+    for variant in DESIGNS:
+        cfg = dataclasses.replace(Config(variant=variant), **(overrides or {}))
+        model = HintingOom(cfg)
+        res = check(model)
+        bound = measure(model)
+        thr = oom_demand_threshold(cfg)
+        rows.append(
+            f"{variant:22} {res.distinct_states:6}  {res.verdict.value:9} {bound.max_held:4}  "
+            f"{bound.min_free_after_isolation!s:>24}  {thr!s:>15}"
+        )
+        for name in res.failing:
+            rows.append(f"{'':24}violates: {name}")
+    return "\n".join(rows)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    print(_table())
+if __name__ == "__main__":  # pragma: no cover - ``python -m hintspec.models.hinting_oom``
+    import sys
+
+    from hintspec.configs import make_config, parse_assignments
+
+    given = parse_assignments(sys.argv[1:])
+    base = make_config(HintingOom, None, given)
+    print(table({k: getattr(base, k) for k in given}))
