@@ -438,8 +438,9 @@ class VirtioMem(Model[Config, State]):
             "raised the requested size"
         ),
         "kcore_reads_page_offline": (
-            "a first-kernel dump (/proc/kcore) that reads PageOffline pages, as before "
-            "read_kcore learnt to skip 'logically offline pages': it reads unplugged memory"
+            "a first-kernel dump (/proc/kcore) that reads PageOffline pages, as read_kcore did "
+            "before it learnt to skip 'logically offline pages' (2019, the PG_offline series; "
+            "virtio-mem came later, so this pair never shipped): it reads unplugged memory"
         ),
         "kdump_reads_all": (
             "a crash kernel without the virtio-mem vmcore callback (before v5.16 'virtio-mem: "
