@@ -49,6 +49,12 @@ Two designs of the "the host has this block" mark:
   conservative -- patch 4/6 clears the mark on any merge, "assume buddy is not aerated" --
   which is upstream's rule; the seed's rule keeps more marks and must keep their meaning.)
 
+What the checks found about the two designs: under upstream's worker two marked buddies
+never meet. A block and its buddy are never isolated in the same batch (a free merges with a
+free buddy at once, and a list is walked again only after the batch was drained), so the
+Offline merge rule never fires, and the two designs have the same state graph at every
+configuration checked (the tests assert it at the default one).
+
 Both must keep the meaning of the mark: every frame of a marked block was handed to the host
 and not written since. Two ghost variables (history only, never read by an action) make such
 claims checkable: ``handed`` (frames the host processed in a report and the guest has not
