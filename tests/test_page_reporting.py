@@ -156,7 +156,7 @@ SAFETY = [
     ("reuse_before_ack", (), {ACK: 5, MARK: 5, DATA_LOSS: 8}),
     ("isolate_ignores_cap", R0, {CAP: 4}),
     ("walk_ignores_reported", R0 + NO_RANDOM_DETOURS, {DOUBLE: 11}),
-    ("no_leftover_report", R0, {OWNERSHIP: 4}),
+    ("no_leftover_report", (), {OWNERSHIP: 4}),
     ("no_poison_check", (("free_init", "POISON"), ("page_poison", False)), {POISON: 5}),
     ("offline_mixed_merge", NO_RANDOM_DETOURS, {MARK: 9}),
 ]
