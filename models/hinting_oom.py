@@ -209,9 +209,12 @@ class HintingOom(Model[Config, State]):
     reference_config = {"blocks": 5, "capacity": 2, "demand": 2}
     designs = frozenset({"percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch"})
     hypothesis_config = {
+        # 256 blocks, 4 vCPUs, a 32-entry ring and CAPACITY 32 (upstream's figures); the
+        # vCPUs together use at most 192 blocks, below blocks - WMARK_MIN - CAPACITY = 220,
+        # so the fixed design must never cause an OOM here.
         "blocks": 256,
         "cpus": 4,
-        "demand": 64,
+        "demand": 48,
         "capacity": 32,
         "ring": 32,
         "threshold": 16,
@@ -277,6 +280,29 @@ class HintingOom(Model[Config, State]):
         assert best is not None
         return best
 
+    # -- nondeterministic choices, one per symmetry class ------------------------------
+
+    def choices(self, s: State, blocks: frozenset[int]) -> list[int]:
+        """One block of ``blocks`` per class of interchangeable blocks (the lowest): two
+        blocks with the same occurrences give states equal up to renaming, so choosing
+        either is the same choice. This keeps the branching small at any size."""
+        sig = _signature(self, s)
+        seen: dict[tuple[Any, ...], int] = {}
+        for b in sorted(blocks):
+            seen.setdefault(sig[b], b)
+        return sorted(seen.values())
+
+    def subsets(self, s: State, blocks: list[int], count: int) -> Iterator[tuple[int, ...]]:
+        """Every way to take ``count`` of ``blocks`` up to interchangeable blocks: how many
+        of each class, the lowest-numbered ones of it."""
+        sig = _signature(self, s)
+        classes: dict[tuple[Any, ...], list[int]] = {}
+        for b in sorted(blocks):
+            classes.setdefault(sig[b], []).append(b)
+        groups = list(classes.values())
+        for counts in _splits(count, [len(g) for g in groups]):
+            yield tuple(sorted(b for g, n in zip(groups, counts, strict=True) for b in g[:n]))
+
     # -- helpers ----------------------------------------------------------------------
 
     def held(self, s: State) -> int:
@@ -311,7 +337,7 @@ class HintingOom(Model[Config, State]):
         for cpu in range(self.config.cpus):
             if len(s.allocated[cpu]) >= self.config.demand or self._busy(s, cpu):
                 continue
-            for block in sorted(s.free):
+            for block in self.choices(s, s.free):
                 allocated = _set_at(s.allocated, cpu, s.allocated[cpu] | {block})
                 yield (
                     {"cpu": cpu, "block": block},
@@ -346,7 +372,7 @@ class HintingOom(Model[Config, State]):
         for cpu in range(self.config.cpus):
             if self._busy(s, cpu):
                 continue
-            for block in sorted(s.allocated[cpu]):
+            for block in self.choices(s, s.allocated[cpu]):
                 t = replace(
                     s,
                     free=s.free | {block},
@@ -479,7 +505,7 @@ class HintingOom(Model[Config, State]):
         if count == 0:
             yield {"blocks": ()}, self._pass_end(s)
             return
-        for take in itertools.combinations(eligible, count):
+        for take in self.subsets(s, eligible, count):
             free = s.free - set(take)
             # The scatterlist is filled and handed to report() in one step: the zone lock
             # is held while it fills, and the worker does nothing else until the add.
@@ -772,23 +798,8 @@ def _rename_blocks(model: HintingOom, s: State) -> State:
     """Number the blocks by where they are (their signature), so that two states that
     differ only in block numbers get the same numbers. Blocks with equal signatures are
     interchangeable, so how ties are broken does not matter."""
-    occurs: dict[int, list[tuple[Any, ...]]] = {b: [] for b in range(model.config.blocks)}
-    for b in s.free:
-        occurs[b].append((0, b in s.reported))
-    for cpu, blocks in enumerate(s.allocated):
-        for b in blocks:
-            occurs[b].append((1, cpu))
-    for cpu, listed in enumerate(s.listed):
-        for b in listed:
-            occurs[b].append((2, cpu))
-    for cpu, isolated in enumerate(s.isolated):
-        for b in isolated:
-            occurs[b].append((3, cpu))
-    for part, bufs in enumerate((s.vq.avail, s.vq.inflight, s.vq.used)):
-        for i, buf in enumerate(bufs):
-            for b in model.payload(buf):
-                occurs[b].append((4, part, i))
-    order = sorted(occurs, key=lambda b: (sorted(occurs[b]), b))
+    sig = _signature(model, s)
+    order = sorted(sig, key=lambda b: (sig[b], b))
     new = {old: i for i, old in enumerate(order)}
 
     def ren(blocks: Any) -> Any:
@@ -812,6 +823,38 @@ def _rename_blocks(model: HintingOom, s: State) -> State:
         isolated=tuple(seq(x) for x in s.isolated),
         vq=vq,
     )
+
+
+def _signature(model: HintingOom, s: State) -> dict[int, tuple[Any, ...]]:
+    """Block -> where it occurs (container, vCPU, ring position), independent of numbers."""
+    occurs: dict[int, list[tuple[Any, ...]]] = {b: [] for b in range(model.config.blocks)}
+    for b in s.free:
+        occurs[b].append((0, b in s.reported))
+    for cpu, blocks in enumerate(s.allocated):
+        for b in blocks:
+            occurs[b].append((1, cpu))
+    for cpu, listed in enumerate(s.listed):
+        for b in listed:
+            occurs[b].append((2, cpu))
+    for cpu, isolated in enumerate(s.isolated):
+        for b in isolated:
+            occurs[b].append((3, cpu))
+    for part, bufs in enumerate((s.vq.avail, s.vq.inflight, s.vq.used)):
+        for i, buf in enumerate(bufs):
+            for b in model.payload(buf):
+                occurs[b].append((4, part, i))
+    return {b: tuple(sorted(o)) for b, o in occurs.items()}
+
+
+def _splits(total: int, sizes: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every way to write ``total`` as n_0 + n_1 + ... with 0 <= n_i <= sizes[i]."""
+    if not sizes:
+        if total == 0:
+            yield ()
+        return
+    for n in range(min(total, sizes[0]), -1, -1):
+        for rest in _splits(total - n, sizes[1:]):
+            yield (n, *rest)
 
 
 def _key(s: State) -> tuple[Any, ...]:
