@@ -424,6 +424,8 @@ class VirtioMem(Model[Config, State]):
     """virtio-mem SBM: driver, device, guest users, onlining and dumps (Linux + QEMU)."""
 
     name = "virtio_mem"
+    # The proposed fix of the two-block finding is a design to compare, not a bad variant.
+    designs = frozenset({"cleanup_rechecks"})
     variants = {
         "upstream": "the v6.5+ SBM driver (a31648fd4f96, f55484fd7be9) and the QEMU device",
         "no_remove_retry": (
