@@ -41,8 +41,8 @@ What is modelled, and from where:
   *incoming postcopy migration* (migration/postcopy-ram.c, migration/savevm.c,
   migration/ram.c): precopy writes the received pages (zero pages are only read, as
   ``ram_handle_zero`` does) while the source's guest keeps dirtying pages;
-  ``postcopy_ram_prepare_discard`` sets MADV_NOHUGEPAGE (``nhp_range``);
-  ``loadvm_postcopy_ram_handle_discard`` discards every page that is unsent or was
+  ``loadvm_postcopy_ram_handle_discard`` first runs ``postcopy_ram_prepare_discard``
+  (MADV_NOHUGEPAGE, ``nhp_range``), then discards every page that is unsent or was
   re-dirtied (``ram_discard_range`` clears its receive-bitmap bit and madvises it away);
   ``postcopy_ram_incoming_setup`` registers userfaultfd in MISSING mode; then the vCPU runs
   and the fault thread serves MISSING faults (``migrate_send_rp_req_pages``: a fault for a
@@ -57,8 +57,10 @@ What is modelled, and from where:
   nothing else, and once woken it retries the access that faulted.
 
 Abstractions, and why: page contents are two values (data, zero) because only zero-ness
-matters to ``thp_underused`` and to the remap; the precopy stream may send dirty pages in
-any order (QEMU's linear scan, page requests and multifd make the order hard to pin down);
+matters to ``thp_underused`` and to the remap; the source guest only ever turns zero pages
+into data (re-dirtying, enough for discards), and its memory starts as ``image``; the
+precopy stream sends dirty pages in address order, round after round (QEMU's linear scan;
+multifd keeps that order);
 a pushed page whose address is already populated (UFFDIO_COPY's -EEXIST) is not pushed;
 khugepaged does not re-collapse a region that still holds a THP (PTE-mapped THP collapse);
 the end of postcopy (``postcopy_ram_incoming_cleanup``, whose UFFDIO_UNREGISTER would wake
@@ -71,10 +73,14 @@ explicit discard), and the first bad read / untracked write seen. In the correct
 ghosts are functions of the real state, so they add no states there.
 
 Properties: *no wrong uffd fault* (a MISSING fault only for a never-populated or explicitly
-discarded address, P-THP-2), *no vCPU waits on a fault the handler will ignore* (the safety
-form of the stuck vCPU) and *a faulting vCPU is eventually served* (liveness), *every access
-reads what was last written* (P-THP-1), *every write to a write-protected page raises a WP
-fault first* (P-THP-3), *an all-zero THP on the split queue is eventually split* (P-THP-5).
+discarded address) and its state form *a populated page stays mapped until it is discarded*
+(P-THP-2); *no vCPU waits on a fault the handler will ignore* (the safety form of the stuck
+vCPU) and *a faulting vCPU is eventually served* (liveness); *every access reads what was
+last written* (P-THP-1) and QEMU's precondition for it, *a discarded page stays empty until
+QEMU places it*; *every write to a write-protected page raises a WP fault first* and its
+state form *a page QEMU has not saved keeps its write protection* (P-THP-3); *an all-zero
+THP on the split queue is eventually split* (P-THP-5). The state forms catch a bug at the
+step that causes it; the event forms show what the guest or QEMU then sees.
 """
 
 from __future__ import annotations
@@ -129,24 +135,23 @@ class Uffd(IntEnum):
 
 
 class Phase(IntEnum):
-    """Where QEMU is. Postcopy (incoming side): PRECOPY -> DISCARD -> DISCARDED -> POSTCOPY.
+    """Where QEMU is. Postcopy (incoming side): PRECOPY -> DISCARDED -> POSTCOPY.
     Background snapshot: RUNNING -> PREPARED -> TRACKING -> DONE."""
 
     PRECOPY = 0
     """Precopy: pages arrive in the migration stream; the guest runs on the source."""
-    DISCARD = 1
-    """postcopy_ram_prepare_discard ran (MADV_NOHUGEPAGE); discards are next."""
-    DISCARDED = 2
-    """The re-dirtied and unsent pages are discarded; userfaultfd is not registered yet."""
-    POSTCOPY = 3
+    DISCARDED = 1
+    """Switched over: NOHUGEPAGE set, the re-dirtied and unsent pages discarded;
+    userfaultfd is not registered yet."""
+    POSTCOPY = 2
     """userfaultfd MISSING registered; the guest runs here and faults pages in."""
-    RUNNING = 4
+    RUNNING = 3
     """Snapshot: the guest runs; no snapshot yet."""
-    PREPARED = 5
+    PREPARED = 4
     """ram_write_tracking_prepare populated every page by reading it."""
-    TRACKING = 6
+    TRACKING = 5
     """Registered in WP mode, everything write-protected; pages are being saved."""
-    DONE = 7
+    DONE = 6
     """Every page saved; userfaultfd unregistered."""
 
 
@@ -214,6 +219,9 @@ class Config:
     """The VMA is VM_LOCKED (its folios are mlocked)."""
     mm_forbids_zeropage: bool = False
     """mm_forbids_zeropage(mm) (e.g. s390 with KVM): no shared zeropage at all."""
+    image: str = "d0d0"
+    """Postcopy: the source guest's memory when migration starts, one character per page
+    (d data, 0 zero), repeated over all pages."""
     thp_fallback: bool = False
     """A THP allocation at fault time may fail and fall back to a small page."""
     variant: str = "upstream"
@@ -223,6 +231,8 @@ class Config:
             raise ValueError(f"regions must be 1..8, not {self.regions}")
         if not 2 <= self.subpages <= 16:
             raise ValueError(f"subpages must be 2..16, not {self.subpages}")
+        if not self.image or set(self.image) - {"d", "0"}:
+            raise ValueError(f"image must be a string of d and 0, not {self.image!r}")
         if not -1 <= self.max_ptes_none < self.subpages:
             raise ValueError(
                 f"max_ptes_none must be -1 (subpages - 1) or 0..{self.subpages - 1}, "
@@ -247,6 +257,8 @@ class State:
     """Ghost: the guest's memory, what it last wrote (True = data)."""
     dirty: tuple[bool, ...]
     """Postcopy source: the dirty bitmap, pages unsent or re-dirtied since sent."""
+    scan: int
+    """Postcopy source: where the migration thread's scan for dirty pages goes on."""
     received: tuple[bool, ...]
     """Postcopy destination: QEMU's receive bitmap (RAMBlock receivedmap)."""
     unsaved: tuple[bool, ...]
@@ -280,9 +292,15 @@ _PTE_CHAR = {
     (Kind.ZERO, False): "Z",
 }
 
+_PTE_NAME = {
+    Kind.NONE: "no page",
+    Kind.THP: "a THP subpage",
+    Kind.PAGE: "a small page",
+    Kind.ZERO: "the shared zeropage",
+}
+
 _PHASE_TEXT = {
     Phase.PRECOPY: "precopy (the guest runs on the source)",
-    Phase.DISCARD: "postcopy: switched over, discards next",
     Phase.DISCARDED: "postcopy: discards done, userfaultfd not registered",
     Phase.POSTCOPY: "postcopy: userfaultfd MISSING registered, the guest runs here",
     Phase.RUNNING: "snapshot not started (the guest runs)",
@@ -334,7 +352,7 @@ class ThpSplit(Model[Config, State]):
         ),
     }
     reference_config = {"regions": 2, "subpages": 4}
-    hypothesis_config = {"regions": 4, "subpages": 8, "thp_fallback": True}
+    hypothesis_config = {"regions": 2, "subpages": 8, "thp_fallback": True}
     frame_legend = {
         "T": "THP subpage holding data",
         "t": "THP subpage, zero-filled",
@@ -370,13 +388,15 @@ class ThpSplit(Model[Config, State]):
             vcpu=RUNNING_VCPU,
             guest=zeros,
             dirty=zeros,
+            scan=0,
             received=zeros,
             unsaved=zeros,
             populated=zeros,
         )
         if self.config.user in ("both", "postcopy"):
             # QEMU's dirty bitmap starts full: every page is still to be sent.
-            yield replace(base, dirty=(True,) * n)
+            image = tuple(self.config.image[p % len(self.config.image)] == "d" for p in range(n))
+            yield replace(base, dirty=(True,) * n, guest=image)
         if self.config.user in ("both", "snapshot"):
             yield replace(base, phase=Phase.RUNNING)
 
@@ -492,7 +512,7 @@ class ThpSplit(Model[Config, State]):
         """The vCPU reads or writes a page. A none entry in a MISSING-armed VMA or an entry
         with the uffd-wp bit in a WP-armed VMA raises a userfault and the vCPU sleeps; a
         woken vCPU retries the access that faulted."""
-        if s.phase in (Phase.PRECOPY, Phase.DISCARD, Phase.DISCARDED):
+        if s.phase in (Phase.PRECOPY, Phase.DISCARDED):
             return
         if s.vcpu.run is Run.WOKEN:
             choices = [(s.vcpu.page, s.vcpu.op)]
@@ -511,12 +531,13 @@ class ThpSplit(Model[Config, State]):
 
     @action("migration/ram.c: the source's guest dirties a page (migration_bitmap_sync)")
     def source_guest_write(self, s: State) -> Iterator[tuple[Args, State]]:
-        """During precopy the guest still runs on the source: it changes a page, which
-        becomes dirty and must be sent (again)."""
+        """During precopy the guest still runs on the source: it writes data to a zero page
+        that was already sent, which becomes dirty and must be sent again (a write to an
+        unsent page only changes what will be sent; ``image`` stands for those)."""
         if s.phase is not Phase.PRECOPY:
             return
         for p in range(self.pages):
-            if s.guest[p]:
+            if s.guest[p] or not s.received[p] or s.dirty[p]:
                 continue
             guest = _with(s.guest, p, True)
             dirty = _with(s.dirty, p, True)
@@ -524,44 +545,44 @@ class ThpSplit(Model[Config, State]):
 
     @action("migration/ram.c: ram_load_precopy (ram_handle_zero for a zero page)")
     def ram_load_precopy(self, s: State) -> Iterator[tuple[Args, State]]:
-        """A dirty page arrives in the precopy stream. Data is written into guest RAM (which
-        faults the page in, maybe as a THP); a zero page is only read (buffer_is_zero) and
-        zeroed if it held data. Either way its receive-bitmap bit is set."""
-        if s.phase is not Phase.PRECOPY:
+        """The next dirty page (in address order from where the scan stopped, round after
+        round: ram_find_and_save_block -> find_dirty_block) arrives in the precopy stream.
+        Data is written into guest RAM (which faults the page in, maybe as a THP); a zero
+        page is only read (buffer_is_zero) and zeroed if it held data. Either way its
+        receive-bitmap bit is set."""
+        if s.phase is not Phase.PRECOPY or not any(s.dirty):
             return
-        for p in range(self.pages):
-            if not s.dirty[p]:
-                continue
-            value = s.guest[p]
-            write = value or s.pte[p].data
-            for how, t in self._populate(s, p, write, value):
-                if not write:
-                    how = how or "already zero: nothing written"
-                t = replace(
-                    t,
-                    dirty=_with(t.dirty, p, False),
-                    received=_with(t.received, p, True),
-                )
-                yield (
-                    {"page": p, "value": "data" if value else "zero", "result": how or "written"},
-                    t,
-                )
+        order = [(s.scan + i) % self.pages for i in range(self.pages)]
+        p = next(q for q in order if s.dirty[q])
+        value = s.guest[p]
+        write = value or s.pte[p].data
+        for how, t in self._populate(s, p, write, value):
+            if not write:
+                how = how or "already zero: nothing written"
+            t = replace(
+                t,
+                dirty=_with(t.dirty, p, False),
+                scan=(p + 1) % self.pages,
+                received=_with(t.received, p, True),
+            )
+            yield (
+                {"page": p, "value": "data" if value else "zero", "result": how or "written"},
+                t,
+            )
 
-    @action("migration/postcopy-ram.c: postcopy_ram_prepare_discard -> nhp_range")
-    def postcopy_ram_prepare_discard(self, s: State) -> Iterator[tuple[Args, State]]:
-        """The switch to postcopy: MADV_NOHUGEPAGE on all guest RAM, "so that discards
-        really do delete areas of the page, even if THP thinks a hugepage would be a good
-        idea" (the QEMU comment)."""
-        if s.phase is Phase.PRECOPY:
-            allowed = s.thp_allowed and self.variant == NO_NHP
-            yield {}, replace(s, phase=Phase.DISCARD, thp_allowed=allowed)
-
-    @action("migration/savevm.c: loadvm_postcopy_ram_handle_discard -> ram_discard_range")
+    @action(
+        "migration/savevm.c: loadvm_postcopy_ram_handle_discard -> "
+        "postcopy_ram_prepare_discard, ram_discard_range"
+    )
     def loadvm_postcopy_ram_handle_discard(self, s: State) -> Iterator[tuple[Args, State]]:
-        """Every page still dirty at the source (unsent, or re-dirtied since it was sent)
-        is discarded: its receive-bitmap bit is cleared and MADV_DONTNEED zaps it (a THP
-        loses those subpages and is queued as partially mapped, or freed)."""
-        if s.phase is not Phase.DISCARD:
+        """The switch to postcopy. The first discard command runs
+        postcopy_ram_prepare_discard: MADV_NOHUGEPAGE on all guest RAM (nhp_range: "Before
+        we do discards we need to ensure those discards really do delete areas of the page,
+        even if THP thinks a hugepage would be a good idea"). Then every page still dirty at
+        the source (unsent, or re-dirtied since it was sent) is discarded: ram_discard_range
+        clears its receive-bitmap bit and MADV_DONTNEED zaps it (a THP loses those subpages
+        and is queued as partially mapped, or freed)."""
+        if s.phase is not Phase.PRECOPY:
             return
         pages = [p for p in range(self.pages) if s.dirty[p]]
         pte = list(s.pte)
@@ -574,12 +595,14 @@ class ThpSplit(Model[Config, State]):
         t = replace(
             s,
             phase=Phase.DISCARDED,
+            thp_allowed=s.thp_allowed and self.variant == NO_NHP,
             pte=tuple(pte),
             received=tuple(received),
             populated=tuple(populated),
         )
         t = self._after_unmap(t, {p // self.S for p in pages if s.pte[p].kind is Kind.THP})
-        yield {"pages": tuple(pages)}, t
+        first = "THP left on (no MADV_NOHUGEPAGE)" if self.variant == NO_NHP else "MADV_NOHUGEPAGE"
+        yield {"pages": tuple(pages), "result": f"{first}, then MADV_DONTNEED"}, t
 
     @action("migration/postcopy-ram.c: postcopy_ram_incoming_setup (UFFDIO_REGISTER MISSING)")
     def postcopy_ram_incoming_setup(self, s: State) -> Iterator[tuple[Args, State]]:
@@ -758,14 +781,14 @@ class ThpSplit(Model[Config, State]):
                 continue
             if not remap_ok:
                 entries[p] = Pte(Kind.PAGE, wp=e.wp)
-                fate = "stay mapped"
+                fate = "-> kept mapped (no zeropage allowed)"
             elif self.variant == V1 and not self._armed(s):
                 entries[p] = NONE_PTE  # v1: "unused" subpages are simply unmapped
-                fate = "become none"
+                fate = "-> pte_none"
             else:
                 entries[p] = Pte(Kind.ZERO, wp=e.wp and self.variant != WP_LOST)
                 stats.add(Stat.ZEROPAGE_REMAP)
-                fate = "map the zeropage"
+                fate = "-> shared zeropage"
             zero.setdefault(fate, []).append(p)
         pte = list(s.pte)
         for p, e in entries.items():
@@ -819,6 +842,34 @@ class ThpSplit(Model[Config, State]):
             )
         return True
 
+    @always("a populated page stays mapped until it is discarded")
+    def no_page_lost(self, s: State) -> Check:
+        """The state form of P-THP-2: only MADV_DONTNEED empties a populated address; the
+        shrinker never leaves pte_none behind. (David Hildenbrand on v1: the VMA may be
+        registered with userfaultfd later, and then the hole raises a MISSING fault.)"""
+        for p in range(self.pages):
+            if s.populated[p] and s.pte[p].kind is Kind.NONE:
+                return (
+                    f"page {p} was populated and never discarded, but its entry is pte_none: "
+                    f"a MISSING fault would be raised there once userfaultfd is registered"
+                )
+        return True
+
+    @always("a discarded page stays empty until QEMU places it")
+    def discarded_page_empty(self, s: State) -> Check:
+        """After the discard, a page missing from the receive bitmap has no page, so the
+        guest's access faults and QEMU places the source's copy (UFFDIO_COPY would fail
+        with -EEXIST on a populated address)."""
+        if s.phase not in (Phase.DISCARDED, Phase.POSTCOPY):
+            return True
+        for p in range(self.pages):
+            if not s.received[p] and s.pte[p].kind is not Kind.NONE:
+                return (
+                    f"page {p} was discarded and not received again, yet it maps "
+                    f"{_PTE_NAME[s.pte[p].kind]}: the guest reads that instead of the source's page"
+                )
+        return True
+
     @always("no vCPU waits on a fault the handler will ignore")
     def no_ignored_fault(self, s: State) -> Check:
         """The safety form of 'no stuck vCPU': migrate_send_rp_req_pages drops a request for
@@ -867,6 +918,23 @@ class ThpSplit(Model[Config, State]):
                 f"page {s.untracked} was write-protected and not yet saved, but the vCPU's "
                 f"write changed it without a WP fault: the snapshot misses it"
             )
+        return True
+
+    @always("a page QEMU has not saved keeps its write protection")
+    def protection_kept(self, s: State) -> Check:
+        """The state form of write tracking (P-THP-3): while the snapshot runs, every page
+        QEMU protected and has not saved is mapped with the uffd-wp bit, through splits,
+        remaps and collapses."""
+        if s.phase is not Phase.TRACKING:
+            return True
+        for p in range(self.pages):
+            e = s.pte[p]
+            if s.unsaved[p] and not e.wp:
+                what = "is pte_none" if e.kind is Kind.NONE else f"maps {_PTE_NAME[e.kind]}"
+                return (
+                    f"page {p} is protected and not saved yet, but its entry {what} without "
+                    f"the uffd-wp bit: a write there will not be reported"
+                )
         return True
 
     def _all_zero_thp(self, s: State, r: int) -> bool:
