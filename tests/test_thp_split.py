@@ -1,0 +1,257 @@
+"""thp_split: the THP underused split against QEMU postcopy and background snapshot.
+
+Exact figures of the upstream design, the failing property and shortest trace of every bad
+variant (each replays from its ITF form), the v1 trace in the order of the July 2024 review
+(write, NOHUGEPAGE + discard, split, register, access), the liveness lassos, and the
+mlocked / mm_forbids_zeropage configurations (P-THP-4).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+from hintspec.configs import make_config
+from hintspec.errors import UsageError
+from hintspec.explore import CheckResult, PropertyResult, Verdict, check, explore
+from hintspec.models.thp_split import Kind, Stat, ThpSplit
+from hintspec.render.text import render_trace
+from hintspec.trace import Trace, replay, to_itf, trace_from_itf
+
+WRONG_FAULT = "no wrong uffd fault"
+IGNORED = "no vCPU waits on a fault the handler will ignore"
+SERVED = "a faulting vCPU is eventually served"
+POPULATED = "a populated page stays mapped until it is discarded"
+DISCARDED = "a discarded page stays empty until QEMU places it"
+READS = "every access reads what was last written"
+TRACKING = "every write to a write-protected page raises a WP fault first"
+PROTECTED = "a page QEMU has not saved keeps its write protection"
+RECLAIMED = "an all-zero THP on the split queue is eventually split"
+
+
+def model(variant: str = "upstream", **config: Any) -> ThpSplit:
+    return ThpSplit(make_config(ThpSplit, variant, config))
+
+
+@cache
+def _result(variant: str, items: tuple[tuple[str, Any], ...]) -> CheckResult:
+    return check(model(variant, **dict(items)))
+
+
+def result(variant: str = "upstream", **config: Any) -> CheckResult:
+    return _result(variant, tuple(sorted(config.items())))
+
+
+def prop(res: CheckResult, name: str) -> PropertyResult:
+    return next(p for p in res.properties if p.name == name)
+
+
+def trace_of(res: CheckResult, name: str) -> Trace:
+    found = prop(res, name).trace
+    assert found is not None, name
+    return found
+
+
+# -- the upstream design ------------------------------------------------------------------
+
+
+def test_upstream_holds_with_exact_figures() -> None:
+    res = result()
+    assert (res.verdict, res.distinct_states, res.transitions, res.depth) == (
+        Verdict.HOLDS,
+        13041,
+        48662,
+        18,
+    )
+    assert res.complete and not res.failing
+    assert not res.never_fired, res.never_fired
+
+
+@pytest.mark.parametrize(
+    ("witness", "length", "last_action"),
+    [
+        ("a THP forms", 1, "ram_load_precopy"),
+        ("a split happens", 2, "deferred_split_scan"),
+        ("a zero subpage is replaced by the shared zeropage", 2, "deferred_split_scan"),
+        ("a MISSING fault is served", 4, "postcopy_ram_fault_thread"),
+        ("a WP fault is served", 4, "ram_save_host_page"),
+    ],
+)
+def test_every_witness_is_reached(witness: str, length: int, last_action: str) -> None:
+    w = trace_of(result(), witness)
+    assert (len(w), w.steps[-1].action) == (length, last_action)
+
+
+def test_ghosts_add_no_states_to_the_correct_design() -> None:
+    """The ghosts are functions of the real state in the upstream design: `populated` is
+    "the entry is not none", and no bad read or untracked write is ever recorded."""
+    m = model()
+    for s in explore(m).states:
+        assert s.populated == tuple(e.kind is not Kind.NONE for e in s.pte)
+        assert (s.misread, s.untracked) == (-1, -1)
+
+
+def test_mm_forbids_zeropage_never_maps_the_zeropage() -> None:
+    res = result(mm_forbids_zeropage=True)
+    assert res.failing == ["a zero subpage is replaced by the shared zeropage"]
+    states = explore(model(mm_forbids_zeropage=True)).states
+    assert not any(e.kind is Kind.ZERO for s in states for e in s.pte)
+    assert any(Stat.THP_SPLIT in s.stats for s in states)
+
+
+def test_mlocked_split_keeps_zero_subpages_mapped() -> None:
+    res = result(mlocked=True)
+    assert (res.distinct_states, res.failing) == (
+        7058,
+        ["a zero subpage is replaced by the shared zeropage"],
+    )
+    states = explore(model(mlocked=True)).states
+    assert any(Stat.THP_SPLIT in s.stats for s in states)
+    assert not any(Stat.ZEROPAGE_REMAP in s.stats for s in states)
+
+
+# -- the bad variants -----------------------------------------------------------------------
+
+CASES = [
+    # variant, config, property, shortest trace length
+    ("v1_pte_none", {"user": "postcopy"}, WRONG_FAULT, 6),
+    ("v1_pte_none", {"user": "postcopy"}, IGNORED, 6),
+    ("v1_pte_none", {"user": "postcopy"}, POPULATED, 4),
+    ("v1_pte_none", {"user": "postcopy"}, SERVED, 10),
+    ("v1_pte_none", {"user": "postcopy"}, "no deadlock", 9),
+    ("v1_pte_none", {}, POPULATED, 2),
+    ("v1_pte_none", {}, PROTECTED, 4),
+    ("v1_pte_none", {}, TRACKING, 5),
+    ("khugepaged_ignores_uffd", {"user": "snapshot"}, PROTECTED, 5),
+    ("khugepaged_ignores_uffd", {"user": "snapshot"}, TRACKING, 6),
+    ("zeropage_drops_uffd_wp", {}, PROTECTED, 4),
+    ("zeropage_drops_uffd_wp", {}, TRACKING, 5),
+    ("zeropage_drops_uffd_wp", {"user": "snapshot", "max_ptes_none": 1}, TRACKING, 5),
+    ("qemu_skips_nhp_range", {"user": "postcopy"}, DISCARDED, 4),
+    ("qemu_skips_nhp_range", {"user": "postcopy"}, READS, 6),
+    ("underused_511_exit", {}, RECLAIMED, 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("variant", "config", "name", "length"),
+    CASES,
+    ids=[f"{v}-{n}" for v, _c, n, _l in CASES],
+)
+def test_bad_variant_fails_with_shortest_trace(
+    variant: str, config: dict[str, Any], name: str, length: int
+) -> None:
+    res = result(variant, **config)
+    assert prop(res, name).verdict is Verdict.VIOLATED
+    t = trace_of(res, name)
+    assert len(t) == length
+    again = trace_from_itf(to_itf(t))
+    outcome = replay(again, model(variant, **config))
+    assert outcome.ok, outcome.message
+
+
+def test_every_property_has_a_variant_that_breaks_it() -> None:
+    broken = {name for _v, _c, name, _l in CASES}
+    safety_and_liveness = {p.name for p in ThpSplit.properties if p.kind.value != "sometimes"}
+    assert safety_and_liveness <= broken
+
+
+def test_the_good_variants_of_one_user_do_not_leak_into_the_other() -> None:
+    """MADV_NOHUGEPAGE shields postcopy from khugepaged; the snapshot has no MISSING mode."""
+    assert result("khugepaged_ignores_uffd", user="postcopy").failing == ["a WP fault is served"]
+    assert result("zeropage_drops_uffd_wp", user="postcopy").failing == ["a WP fault is served"]
+
+
+# -- the v1 story, as the review told it ----------------------------------------------------
+
+QEMU_ORDER = [
+    "ram_load_precopy",  # precopy writes the received pages (a THP forms)
+    "loadvm_postcopy_ram_handle_discard",  # MADV_NOHUGEPAGE, then the discards
+    "postcopy_ram_incoming_setup",  # UFFDIO_REGISTER MISSING
+    "vcpu_access",  # the guest touches a received zero page
+]
+
+
+def test_v1_trace_follows_the_qemu_order() -> None:
+    t = trace_of(result("v1_pte_none", user="postcopy"), WRONG_FAULT)
+    actions = [s.action for s in t.steps[1:]]
+    assert actions == [
+        "ram_load_precopy",
+        "ram_load_precopy",
+        "loadvm_postcopy_ram_handle_discard",
+        "deferred_split_scan",
+        "postcopy_ram_incoming_setup",
+        "vcpu_access",
+    ]
+    user = [a for a in actions if a in QEMU_ORDER]
+    assert sorted(set(user), key=QEMU_ORDER.index) == QEMU_ORDER
+    assert user == sorted(user, key=QEMU_ORDER.index)
+    args = [s.args for s in t.steps[1:]]
+    assert args[0] == {"page": 0, "value": "data", "result": "THP fault"}
+    assert args[1]["value"] == "zero"
+    assert args[2] == {"pages": (2, 3), "result": "MADV_NOHUGEPAGE, then MADV_DONTNEED"}
+    assert "zero subpage 1 -> pte_none" in args[3]["result"]
+    assert args[5] == {"page": 1, "op": "read", "result": "MISSING fault"}
+    last = t.steps[-1].state
+    assert last.received[1] and last.pte[1].kind is Kind.NONE
+
+
+def test_v1_trace_shows_entries_and_receive_bitmap_at_every_step() -> None:
+    m = model("v1_pte_none", user="postcopy")
+    t = trace_of(result("v1_pte_none", user="postcopy"), WRONG_FAULT)
+    text = render_trace(t, m)
+    frames = [line.strip() for line in text.splitlines() if line.strip().startswith("frames")]
+    assert frames == [
+        "frames  ....   recv 0000",
+        "frames  Tttt   recv 1000",
+        "frames  Tttt   recv 1100",
+        "frames  Tt..   recv 1100",
+        "frames  P...   recv 1100",
+        "frames  P...   recv 1100",
+        "frames  P...   recv 1100",
+    ]
+    assert "vma: THP allowed -> MADV_NOHUGEPAGE" in text
+    assert "MISSING fault on read of page 1" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_v1_stuck_vcpu_lasso() -> None:
+    t = trace_of(result("v1_pte_none", user="postcopy"), SERVED)
+    handled = [s for s in t.steps if s.action == "postcopy_ram_fault_thread"]
+    assert [s.args["result"] for s in handled] == [
+        "already received: not requested, vCPU not woken"
+    ]
+    assert t.loop == len(t.steps) - 1 and t.loop_action is None  # nothing is left to do
+    outcome = replay(trace_from_itf(to_itf(t)), model("v1_pte_none", user="postcopy"))
+    assert outcome.ok, outcome.message
+
+
+def test_511_lasso_leaves_the_all_zero_thp_for_ever() -> None:
+    t = trace_of(result("underused_511_exit"), RECLAIMED)
+    assert [(s.action, s.args.get("result")) for s in t.steps[1:]] == [
+        ("vcpu_access", "THP fault"),
+        ("deferred_split_scan", "not underused: dequeued"),
+    ]
+    assert t.loop == 2 and t.loop_action == "vcpu_access"
+    assert all(e.kind is Kind.THP and not e.data for e in t.steps[-1].state.pte)
+
+
+# -- configuration and rendering ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"image": "dx"}, {"subpages": 1}, {"max_ptes_none": 4}, {"regions": 0}, {"user": "x"}],
+)
+def test_bad_configuration_is_a_usage_error(config: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        make_config(ThpSplit, None, config)
+
+
+def test_frame_map_of_the_initial_states() -> None:
+    m = model(regions=2)
+    postcopy, snapshot = list(m.initial_states())
+    assert m.frame_map(postcopy) == ".... ....   recv 0000 0000"
+    assert m.frame_map(snapshot) == ".... ....   wp 0000 0000   unsaved 0000 0000"
+    assert m.view(postcopy)["guest memory"] == "d0d0 d0d0"
