@@ -2,8 +2,9 @@
 
 For frames = 8 and 16 it prints, per engine (``object``: the readable explorer;
 ``vector``: the model's numpy form), the distinct states, transitions, seconds, states per
-second, peak resident memory and bytes per state. When the ``spin`` binary is on the PATH
-(Debian package ``spin``) it also generates the equivalent Promela model
+second, peak resident memory and bytes per state (``vector x2``: two threads). When the
+``spin`` binary is on the PATH (Debian package ``spin``) it also generates the equivalent
+Promela model
 (``reference_buddy_promela.py``), times Spin's generate-and-compile step and its search
 (``-DSAFETY -DNOREDUCE``, exhaustive DFS), checks that Spin stores exactly the same number
 of states, and prints the ratios measured in this run: against Spin's total (compile
@@ -37,7 +38,7 @@ if sys.argv[2] == "vector":
     import numpy  # imported before the baseline, like the object engine's modules
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-r = check(model, engine=sys.argv[2])
+r = check(model, engine=sys.argv[2], workers=int(sys.argv[3]))
 secs = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"states": r.distinct_states, "transitions": r.transitions, "depth": r.depth,
@@ -45,9 +46,9 @@ print(json.dumps({"states": r.distinct_states, "transitions": r.transitions, "de
 """
 
 
-def measure(frames: int, engine: str) -> dict[str, float]:
+def measure(frames: int, engine: str, workers: int = 1) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(frames), engine],
+        [sys.executable, "-c", MEASURE, str(frames), engine, str(workers)],
         check=True,
         capture_output=True,
         text=True,
@@ -98,12 +99,13 @@ def main(sizes: list[int]) -> None:
     )
     for frames in sizes:
         results = {}
-        for engine in ("object", "vector"):
-            r = measure(frames, engine)
-            results[engine] = r
+        for engine, workers in (("object", 1), ("vector", 1), ("vector", 2)):
+            r = measure(frames, engine, workers)
+            name = engine if workers == 1 else f"{engine} x{workers}"
+            results[name] = r
             per_state = (r["peak_kib"] - r["base_kib"]) * 1024 / r["states"]
             print(
-                f"{frames:>6} {'hintspec ' + engine:<22} {r['states']:>9,} "
+                f"{frames:>6} {'hintspec ' + name:<22} {r['states']:>9,} "
                 f"{r['transitions']:>12,} {r['seconds']:>8.2f} "
                 f"{r['states'] / r['seconds']:>10,.0f} {r['peak_kib'] / 1024:>8.0f} "
                 f"{per_state:>8.0f}"
@@ -119,7 +121,7 @@ def main(sizes: list[int]) -> None:
         )
         print(f"{frames:>6} {'spin (compile+search)':<22} {'':>9} {'':>12} {total:>8.2f}")
         same = s["states"] == results["vector"]["states"]
-        best = min(results["object"]["seconds"], results["vector"]["seconds"])
+        best = min(r["seconds"] for r in results.values())
         print(
             f"{frames:>6} same state count as Spin: {'yes' if same else 'NO'}; "
             f"hintspec best / Spin total = {best / total:.2f}; "
