@@ -121,12 +121,19 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     profile = profile_name(args.profile)
     base = profile_settings(profile)
     result = fuzz(
-        model, base=base, max_examples=args.max_examples, step_count=args.steps, seed=args.seed
+        model,
+        base=base,
+        max_examples=args.max_examples,
+        step_count=args.steps,
+        seed=args.seed,
+        swarm=args.swarm,
     )
     lines = [
         f"hintspec fuzz {model.name} (variant {model.variant}; {config_label(model.config)})",
         f"  profile {profile}: up to {result.max_examples:,} examples x "
-        f"{result.step_count:,} steps" + (f", seed {args.seed}" if args.seed is not None else ""),
+        f"{result.step_count:,} steps"
+        + (f", seed {args.seed}" if args.seed is not None else "")
+        + (", swarm" if args.swarm else ""),
     ]
     trace = result.trace
     if trace is not None:
@@ -188,6 +195,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-examples", type=_positive_int, metavar="N", help="override")
     p.add_argument("--steps", type=_positive_int, metavar="K", help="steps per example")
     p.add_argument("--seed", type=_seed, metavar="S", help="fix Hypothesis's random seed")
+    p.add_argument(
+        "--swarm", action="store_true", help="keep Hypothesis's swarm testing on (off by default)"
+    )
     p.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to write traces ({DEFAULT_OUT})"
     )

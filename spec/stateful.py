@@ -8,14 +8,19 @@
 * every action is one ``@rule(data=st.data())`` whose ``@precondition`` is "the action has an
   enabled choice in the current state"; the rule draws one of the enabled choices with
   ``sampled_from`` (so shrinking moves towards the first choice in the model's order);
+  Hypothesis's swarm testing (rules turned off per test case) is off unless asked for,
+  see :func:`disable_swarm`;
 * every ``always`` property is an ``@invariant``, and so is "no deadlock" (no action enabled
   in a state the model does not call terminal), unless the model sets ``check_deadlock =
   False``. A terminal state stutters (a hidden rule that does nothing and is not recorded).
 
 Every step is recorded, so a failure is a :class:`hintspec.trace.Trace` (source ``fuzz``):
 the exception raised, :class:`PropertyViolation`, carries the trace and renders it in the
-explorer's text format, and :func:`fuzz` returns it after shrinking, ready for
+explorer's text format, and :func:`fuzz` returns it after shrinking -- Hypothesis's, then
+:func:`shorten_trace`'s deletion of needless steps -- ready for
 :func:`hintspec.trace.write_itf` (then ``hintspec show`` and ``hintspec replay`` work on it).
+Choices are enumerated lazily (:class:`EnabledSteps`), so an action with thousands of
+choices costs only when it is taken.
 
 The settings profiles ``dev``, ``ci`` (derandomised: the same examples on every run) and
 ``thorough`` are defined here, once: :func:`register_profiles` (the test suite's conftest and
@@ -210,12 +215,38 @@ class FuzzStats:
     found_at: int | None = None
     """The test case (1-based) in which the first failure happened."""
     found_seconds: float | None = None
+    found_cpu: float | None = None
     start: float = dataclasses.field(default_factory=time.monotonic)
+    start_cpu: float = dataclasses.field(default_factory=time.process_time)
     truncated: set[str] = dataclasses.field(default_factory=set)
     """Actions whose choices were cut at :data:`MAX_CHOICES` in some state."""
 
     def __post_init__(self) -> None:
         self.coverage = dict.fromkeys(self.actions, 0)
+
+
+def disable_swarm(machine: RuleBasedStateMachine) -> bool:
+    """Turn off Hypothesis's swarm testing for this machine: every rule stays available in
+    every test case. True if it could (it reaches into Hypothesis's rule strategy; with a
+    Hypothesis that has changed that, swarm testing simply stays on).
+
+    Why: swarm testing turns a random subset of rules off for a whole test case. In a model
+    with an action that is always enabled (a reader streaming a file for ever), the test
+    cases that keep it on and turn the others off degenerate into repeating it, and those
+    that turn every enabled action off are aborted. On the known-bad variants, runs without
+    swarm find the bugs in fewer test cases (balloon_oom upstream with array_pfns_max=4:
+    test case 182 without, not within 1,000 with; tests/benchmarks/bench_stateful.py)."""
+    try:
+        from hypothesis.strategies._internal.featureflags import FeatureFlags
+
+        strategy = machine._rules_strategy
+        if not hasattr(strategy, "enabled_rules_strategy"):
+            return False
+    except (ImportError, AttributeError):
+        return False
+    # FeatureFlags without data enables every feature and draws nothing.
+    strategy.enabled_rules_strategy = st.just(FeatureFlags())
+    return True
 
 
 class ModelMachine(RuleBasedStateMachine):
@@ -226,6 +257,7 @@ class ModelMachine(RuleBasedStateMachine):
     stats: ClassVar[FuzzStats]
     initial: ClassVar[list[Any]]
     sometimes_props: ClassVar[list[PropertySpec]]
+    swarm: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -234,6 +266,8 @@ class ModelMachine(RuleBasedStateMachine):
         self._enabled: EnabledSteps | None = None
         stats = self.stats
         stats.test_cases += 1
+        if not self.swarm:
+            disable_swarm(self)
 
     @initialize(data=st.data())
     def initial_state(self, data: st.DataObject) -> None:
@@ -278,6 +312,7 @@ class ModelMachine(RuleBasedStateMachine):
         if stats.found_at is None:
             stats.found_at = stats.test_cases
             stats.found_seconds = time.monotonic() - stats.start
+            stats.found_cpu = time.process_time() - stats.start_cpu
         trace = Trace(
             model=self.model.name,
             config=self.model.config,
@@ -339,8 +374,9 @@ def _always_invariant(position: int, prop: PropertySpec) -> Callable[..., None]:
     return invariant()(check)
 
 
-def machine_for(model: Model[Any, Any]) -> type[ModelMachine]:
-    """A ``RuleBasedStateMachine`` subclass that runs ``model`` (at its config).
+def machine_for(model: Model[Any, Any], *, swarm: bool = False) -> type[ModelMachine]:
+    """A ``RuleBasedStateMachine`` subclass that runs ``model`` (at its config); with
+    ``swarm``, Hypothesis's swarm testing stays on (see :func:`disable_swarm`).
 
     Use it as ``run_state_machine_as_test(machine_for(m), settings=...)``, as a pytest test
     class (``TestX = machine_for(m).TestCase``), or through :func:`fuzz`."""
@@ -349,6 +385,7 @@ def machine_for(model: Model[Any, Any]) -> type[ModelMachine]:
         "stats": FuzzStats([a.name for a in model.actions]),
         "initial": list(dict.fromkeys(model.initial_states())),
         "sometimes_props": model.properties_of(PropertyKind.SOMETIMES),
+        "swarm": swarm,
     }
     if not namespace["initial"]:
         raise ValueError(f"{model.name}: the model has no initial state")
@@ -374,6 +411,15 @@ def machine_for(model: Model[Any, Any]) -> type[ModelMachine]:
 # -- running it -------------------------------------------------------------------------
 
 
+def safety_properties(model_cls: type[Model[Any, Any]]) -> set[str]:
+    """The properties a Hypothesis run can find violated: the ``always`` ones, and "no
+    deadlock" when the model checks it (liveness and vacuity need the whole graph)."""
+    names = {p.name for p in model_cls.properties_of(PropertyKind.ALWAYS)}
+    if model_cls.check_deadlock:
+        names.add(DEADLOCK)
+    return names
+
+
 @dataclasses.dataclass
 class FuzzResult:
     """The outcome of :func:`fuzz`: the shrunk counterexample, if any, and the figures."""
@@ -386,7 +432,10 @@ class FuzzResult:
     found_at: int | None
     """The test case in which the first failure showed up (before shrinking)."""
     found_seconds: float | None
+    found_cpu: float | None
+    """CPU seconds (this process) until the first failure."""
     seconds: float
+    cpu: float
     steps: int
     """Steps taken before the first failure (all steps if none)."""
     coverage: dict[str, int]
@@ -414,12 +463,14 @@ def fuzz(
     seed: int | None = None,
     shrink: bool = True,
     shorten: bool = True,
+    swarm: bool = False,
 ) -> FuzzResult:
     """Run ``model`` under Hypothesis; return the shrunk counterexample, if one is found.
 
     ``base`` is the settings to start from (default: the current profile); ``seed`` fixes the
     random generator (as ``@seed``); with ``shrink=False`` Hypothesis does not shrink (much
-    faster, for tests that only need the failure found). Then, with ``shorten``,
+    faster, for tests that only need the failure found); ``swarm`` keeps Hypothesis's swarm
+    testing on (:func:`disable_swarm`). Then, with ``shorten``,
     :func:`shorten_trace` deletes the steps the failure does not need. Hypothesis's own
     report is silenced: the result carries the trace. An exception that is not a property
     violation (a bug in the model's code) propagates."""
@@ -438,11 +489,11 @@ def fuzz(
     if not shrink:
         overrides["phases"] = [p for p in base.phases if p is not Phase.shrink]
     run_settings = settings(base, **overrides)
-    machine = machine_for(model)
+    machine = machine_for(model, swarm=swarm)
     if seed is not None:
         machine = hypothesis_seed(seed)(machine)
     stats = machine.stats
-    stats.start = time.monotonic()
+    stats.start, stats.start_cpu = time.monotonic(), time.process_time()
     trace: Trace | None = None
     try:
         with with_reporter(lambda _text: None):
@@ -459,7 +510,9 @@ def fuzz(
         test_cases=stats.test_cases,
         found_at=stats.found_at,
         found_seconds=stats.found_seconds,
+        found_cpu=stats.found_cpu,
         seconds=time.monotonic() - stats.start,
+        cpu=time.process_time() - stats.start_cpu,
         steps=stats.steps,
         coverage=dict(stats.coverage),
         witnesses=dict(stats.witnesses),

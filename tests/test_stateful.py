@@ -28,6 +28,7 @@ from hintspec.stateful import (
     DEADLOCK,
     PROFILES,
     PropertyViolation,
+    disable_swarm,
     fuzz,
     machine_for,
     profile_settings,
@@ -222,6 +223,17 @@ def test_a_good_model_passes_and_reports_coverage() -> None:
     assert result.max_examples == 20 and result.step_count == 60
     assert sum(result.coverage.values()) == result.steps > 0
     assert result.never_fired == []
+
+
+def test_swarm_testing_is_off_unless_asked_for() -> None:
+    model = Counter(CounterConfig(bug_at=-1))
+    assert disable_swarm(machine_for(model)())  # the Hypothesis in use lets us
+    calm = fuzz(model, base=settings(CI, max_examples=30), step_count=20)
+    swarm = fuzz(model, base=settings(CI, max_examples=30), step_count=20, swarm=True)
+    assert calm.trace is None and swarm.trace is None
+    # With swarm, test cases whose enabled actions are all turned off are aborted (here:
+    # inc turned off at 0, where reset is not enabled yet), so more of them are needed.
+    assert calm.test_cases < swarm.test_cases
 
 
 def test_the_ci_profile_is_deterministic() -> None:
