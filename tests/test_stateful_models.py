@@ -85,7 +85,7 @@ def test_good_design_passes_at_hypothesis_config(name: str) -> None:
 
 
 def _fuzzable(entry: Entry) -> bool:
-    if entry.slow or entry.expect.get("verdict") != "violated":
+    if entry.slow or not entry.fuzz or entry.expect.get("verdict") != "violated":
         return False
     return bool(safety_properties(get_model(entry.model)) & set(entry.expect.get("failing", [])))
 
