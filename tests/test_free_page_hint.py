@@ -20,6 +20,7 @@ from hintspec.models.free_page_hint import (
 )
 from hintspec.render.text import render_trace
 from hintspec.trace import read_itf, replay, write_itf
+from trace_checks import violation
 
 DATA = "after the final copy every page the guest uses holds its latest data"
 DIRTY = "a page with unsent data stays marked dirty"
@@ -31,13 +32,6 @@ def run(variant: str, **over: object) -> tuple[FreePageHint, list[PropertyResult
     model = FreePageHint(Config(variant=variant, **over))  # type: ignore[arg-type]
     result = check(model)
     return model, result.properties, sorted(result.failing)
-
-
-def violation(props: list[PropertyResult], name: str) -> PropertyResult:
-    (p,) = [p for p in props if p.name == name]
-    assert p.verdict is Verdict.VIOLATED and p.trace is not None
-    assert replay(p.trace).ok, replay(p.trace).message
-    return p
 
 
 def test_fixed_design_holds_with_every_witness() -> None:

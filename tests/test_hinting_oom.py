@@ -19,6 +19,7 @@ from hintspec.models.hinting_oom import (
 )
 from hintspec.render.text import render_trace
 from hintspec.trace import read_itf, replay, write_itf
+from trace_checks import violation
 
 OOM = "no hinting-induced OOM"
 CAP = "hinting holds at most CAPACITY blocks"
@@ -32,13 +33,6 @@ def run(variant: str, **over: int) -> tuple[HintingOom, list[PropertyResult], li
     model = HintingOom(Config(variant=variant, **over))
     result = check(model)
     return model, result.properties, sorted(result.failing)
-
-
-def violation(props: list[PropertyResult], name: str) -> PropertyResult:
-    (p,) = [p for p in props if p.name == name]
-    assert p.verdict is Verdict.VIOLATED and p.trace is not None
-    assert replay(p.trace).ok, replay(p.trace).message
-    return p
 
 
 def test_default_design_holds_everything() -> None:
