@@ -182,6 +182,21 @@ def test_no_recheck_queues_an_allocated_block() -> None:
     assert "allocated by vCPU" in p.explanation and "in ring buffer queued" in p.explanation
 
 
+def test_no_recheck_also_hints_one_block_twice() -> None:
+    """Two vCPUs recorded the same pfn: without the re-check both send it (a double hint,
+    the block in two descriptors at once), 6 steps from the start."""
+    model = HintingOom(Config(variant="percpu_no_recheck"))
+    ex = explore(model, max_states=5000, keep_graph=False)
+    double = [
+        i
+        for i, s in enumerate(ex.states)
+        if str(model.exclusion(s)).count("in ring buffer queued") == 2
+    ]
+    assert double and ex.depth_of(double[0]) == 6
+    path = ex.real_path_to(model, double[0])
+    assert sum(len(model.payload(b)) for b in path[-1].vq.buffers) == 2
+
+
 def test_spin_is_a_lasso_and_the_others_do_not_loop() -> None:
     _model, props, failing = run("percpu_spin", ring=1)
     assert LOOP in failing
