@@ -71,7 +71,20 @@ frees whole blocks, so there is no splitting or merging (the detailed buddy is
 and one cycle per pass. Watermarks are in blocks. The 2 s delay of the worker is a step
 that may happen at any time. The host pops and acks buffers whenever it likes and may
 never do so (a stalled host, e.g. QEMU's madvise waiting for the mm lock). Which free
-block an allocation or isolation takes is a nondeterministic choice.
+block an allocation or isolation takes is a nondeterministic choice, enumerated once per
+class of interchangeable blocks (``choices``): block numbers and vCPU numbers carry no
+meaning, and the explorer stores one state per renaming class (``canonical``).
+
+What the model answers (``python -m hintspec.models.hinting_oom [key=value ...]`` prints
+it; the manifest records it): the per-CPU design causes a hinting-induced OOM at a demand
+of one block per vCPU and holds all of memory; every capped design holds at most
+``capacity`` blocks and causes an OOM only when the guest's own use leaves at most
+``capacity`` blocks above WMARK_MIN; only the per-batch gate keeps every isolation above
+WMARK_LOW -- upstream's gate is read before the zone lock and once per pass.
+
+Properties that are transitions rather than states (the watermark an isolation leaves)
+use a ghost flag (``low_breach``); ``measure`` computes the figures by walking the
+explored states.
 """
 
 from __future__ import annotations
