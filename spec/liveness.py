@@ -27,6 +27,7 @@ graph export (``tests/benchmarks/bench_liveness.py`` prints the figures).
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -313,7 +314,7 @@ def _fair_cycle(
     cycle = [entry]
 
     def met(a: int, kind: Fairness) -> bool:
-        if any(label[(x, y)] == a for x, y in zip(cycle, cycle[1:], strict=False)):
+        if any(label[(x, y)] == a for x, y in itertools.pairwise(cycle)):
             return True
         return kind is Fairness.WEAK and any(not enabled[u] & (1 << a) for u in cycle)
 
