@@ -114,7 +114,7 @@ def _fuzz_model(args: argparse.Namespace) -> Model[Any, Any]:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from hintspec.stateful import fuzz, profile_name, profile_settings
+    from hintspec.stateful import fuzz, profile_name, profile_settings, witness_corpus
 
     model = _fuzz_model(args)
     out = Path(args.out)
@@ -127,13 +127,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         step_count=args.steps,
         seed=args.seed,
         swarm=args.swarm,
+        corpus=witness_corpus(model) if args.from_witnesses else (),
     )
     lines = [
         f"hintspec fuzz {model.name} (variant {model.variant}; {config_label(model.config)})",
         f"  profile {profile}: up to {result.max_examples:,} examples x "
         f"{result.step_count:,} steps"
         + (f", seed {args.seed}" if args.seed is not None else "")
-        + (", swarm" if args.swarm else ""),
+        + (", swarm" if args.swarm else "")
+        + (", runs may start from witnesses" if args.from_witnesses else ""),
     ]
     trace = result.trace
     if trace is not None:
@@ -197,6 +199,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=_seed, metavar="S", help="fix Hypothesis's random seed")
     p.add_argument(
         "--swarm", action="store_true", help="keep Hypothesis's swarm testing on (off by default)"
+    )
+    p.add_argument(
+        "--from-witnesses",
+        action="store_true",
+        help="runs may start from the explorer's traces to the sometimes witnesses "
+        "(a seed corpus; needs a config the explorer reaches them in)",
     )
     p.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"where to write traces ({DEFAULT_OUT})"

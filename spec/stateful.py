@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 from hintspec.configs import config_to_json
 from hintspec.errors import UsageError
 from hintspec.model import ActionSpec, Args, Model, PropertyKind, PropertySpec
-from hintspec.trace import Step, Trace
+from hintspec.trace import Step, Trace, trace_from_path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -258,6 +258,7 @@ class ModelMachine(RuleBasedStateMachine):
     initial: ClassVar[list[Any]]
     sometimes_props: ClassVar[list[PropertySpec]]
     swarm: ClassVar[bool] = False
+    corpus: ClassVar[Sequence[Trace]] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -271,9 +272,28 @@ class ModelMachine(RuleBasedStateMachine):
 
     @initialize(data=st.data())
     def initial_state(self, data: st.DataObject) -> None:
+        """Start in an initial state or, with a corpus, at the end of one of its traces
+        (drawn; shrinking moves towards not using the corpus)."""
+        if self.corpus:
+            pick = data.draw(st.sampled_from([None, *range(len(self.corpus))]))
+            if pick is not None:
+                self.follow(self.corpus[pick])
+                return
         states = self.initial
         s = states[0] if len(states) == 1 else data.draw(st.sampled_from(states))
         self._enter(None, {}, s)
+
+    def follow(self, trace: Trace) -> None:
+        """Take the steps of ``trace`` (from an initial state), checking the invariants on
+        the way: a corpus trace, or a known counterexample to see the machine catch it."""
+        always = self.model.properties_of(PropertyKind.ALWAYS)
+        for step in trace.steps:
+            self._enter(step.action, step.args, step.state)
+            if step.action is not None and self.stats.found_at is None:
+                self.stats.steps += 1
+                self.stats.coverage[step.action] += 1
+            for prop in always:
+                self.check_always(prop)
 
     def enabled(self, index: int) -> bool:
         """Does action ``index`` have an enabled choice in the current state?"""
@@ -374,9 +394,12 @@ def _always_invariant(position: int, prop: PropertySpec) -> Callable[..., None]:
     return invariant()(check)
 
 
-def machine_for(model: Model[Any, Any], *, swarm: bool = False) -> type[ModelMachine]:
+def machine_for(
+    model: Model[Any, Any], *, swarm: bool = False, corpus: Sequence[Trace] = ()
+) -> type[ModelMachine]:
     """A ``RuleBasedStateMachine`` subclass that runs ``model`` (at its config); with
-    ``swarm``, Hypothesis's swarm testing stays on (see :func:`disable_swarm`).
+    ``swarm``, Hypothesis's swarm testing stays on (see :func:`disable_swarm`); with a
+    ``corpus`` of traces (:func:`witness_corpus`), a run may start at the end of one.
 
     Use it as ``run_state_machine_as_test(machine_for(m), settings=...)``, as a pytest test
     class (``TestX = machine_for(m).TestCase``), or through :func:`fuzz`."""
@@ -386,6 +409,7 @@ def machine_for(model: Model[Any, Any], *, swarm: bool = False) -> type[ModelMac
         "initial": list(dict.fromkeys(model.initial_states())),
         "sometimes_props": model.properties_of(PropertyKind.SOMETIMES),
         "swarm": swarm,
+        "corpus": list(corpus),
     }
     if not namespace["initial"]:
         raise ValueError(f"{model.name}: the model has no initial state")
@@ -464,13 +488,15 @@ def fuzz(
     shrink: bool = True,
     shorten: bool = True,
     swarm: bool = False,
+    corpus: Sequence[Trace] = (),
 ) -> FuzzResult:
     """Run ``model`` under Hypothesis; return the shrunk counterexample, if one is found.
 
     ``base`` is the settings to start from (default: the current profile); ``seed`` fixes the
     random generator (as ``@seed``); with ``shrink=False`` Hypothesis does not shrink (much
     faster, for tests that only need the failure found); ``swarm`` keeps Hypothesis's swarm
-    testing on (:func:`disable_swarm`). Then, with ``shorten``,
+    testing on (:func:`disable_swarm`); ``corpus`` gives traces a run may start from
+    (:func:`witness_corpus`). Then, with ``shorten``,
     :func:`shorten_trace` deletes the steps the failure does not need. Hypothesis's own
     report is silenced: the result carries the trace. An exception that is not a property
     violation (a bug in the model's code) propagates."""
@@ -489,7 +515,7 @@ def fuzz(
     if not shrink:
         overrides["phases"] = [p for p in base.phases if p is not Phase.shrink]
     run_settings = settings(base, **overrides)
-    machine = machine_for(model, swarm=swarm)
+    machine = machine_for(model, swarm=swarm, corpus=corpus)
     if seed is not None:
         machine = hypothesis_seed(seed)(machine)
     stats = machine.stats
@@ -521,6 +547,87 @@ def fuzz(
         truncated=sorted(stats.truncated),
         shrunk_length=shrunk_length,
     )
+
+
+def witness_corpus(
+    model: Model[Any, Any], *, per_witness: int = 1, max_states: int = 50_000
+) -> list[Trace]:
+    """Traces to states that satisfy the model's ``sometimes`` witnesses, found by the
+    explorer within ``max_states`` states: a seed corpus, as fuzzers use, so random runs
+    can start in the situations the model's author called interesting.
+
+    Per witness, up to ``per_witness`` of the states satisfying it (default: the first in
+    BFS order; more are spread over the order), each with its shortest path. A path
+    through a state that breaks an ``always`` property is left out: the corpus leads
+    *towards* bugs, finding them stays the random search's job.
+
+    Why: a bug that needs a narrow race -- a hint honoured, then postcopy starting before
+    the page is sent, while the always-enabled migration steps race to close the window --
+    is hit by about one random run in 10,000 (free_page_hint's bad variants); from the
+    witness "a hint is honoured" it is two random steps away."""
+    from hintspec.explore import explore
+
+    ex = explore(model, max_states=max_states, keep_graph=False)
+    always = model.properties_of(PropertyKind.ALWAYS)
+    clean: dict[int, bool] = {-1: True}
+
+    def is_clean(index: int) -> bool:
+        # A state is clean when it and every state on its BFS path keep every invariant.
+        chain = []
+        while index not in clean:
+            chain.append(index)
+            index = ex.parent[index]
+        ok = clean[index]
+        for i in reversed(chain):
+            ok = ok and all(model.evaluate_always(p, ex.states[i]) is None for p in always)
+            clean[i] = ok
+        return ok
+
+    corpus: list[Trace] = []
+    for prop in model.properties_of(PropertyKind.SOMETIMES):
+        holds = getattr(model, prop.method)
+        hits = [i for i, st_ in enumerate(ex.states) if holds(st_) and is_clean(i)]
+        if not hits:
+            continue
+        stride = max(1, len(hits) // per_witness)
+        for i in hits[::stride][:per_witness]:
+            path = ex.real_path_to(model, i)
+            corpus.append(trace_from_path(model, path, prop=prop.name, kind="witness"))
+    return corpus
+
+
+STRATEGIES = ("plain", "witness corpus", "witness corpus + swarm")
+"""The ways :func:`search` tries, in order."""
+
+
+def search(
+    model: Model[Any, Any],
+    *,
+    base: settings,
+    max_examples: int,
+    shrink: bool = False,
+) -> tuple[str, FuzzResult]:
+    """Look for a violation with each of :data:`STRATEGIES` in turn (each up to
+    ``max_examples``), stopping at the first that finds one: plain runs from the initial
+    state; runs that may start from the :func:`witness_corpus`; the same with swarm testing.
+    The strategy that found it (or the last tried) and its result."""
+    corpus: list[Trace] | None = None
+    result: FuzzResult | None = None
+    for strategy in STRATEGIES:
+        if strategy != "plain" and corpus is None:
+            corpus = witness_corpus(model)
+        result = fuzz(
+            model,
+            base=base,
+            max_examples=max_examples,
+            shrink=shrink,
+            corpus=corpus or (),
+            swarm=strategy.endswith("swarm"),
+        )
+        if result.trace is not None:
+            return strategy, result
+    assert result is not None
+    return STRATEGIES[-1], result
 
 
 # -- shortening a counterexample at the level of actions ---------------------------------

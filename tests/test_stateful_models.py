@@ -7,10 +7,14 @@ Generic: a new model in ``models/`` (and its manifest) is covered with no change
   little about them; the fix is a ``hypothesis_config`` in which they can happen).
 * Every known-bad manifest entry whose failing properties include an ``always`` property
   (or "no deadlock") must be found by Hypothesis at the entry's config under the ``ci``
-  profile -- derandomised, so the same examples run every time and the test cannot flake.
-  Shrinking is the slow part and is measured by ``tests/benchmarks/bench_stateful.py``;
-  here the found trace is shortened at the level of actions, and it must replay. Liveness
-  and vacuity failures are not Hypothesis's job (a finite run cannot show them).
+  profile -- derandomised, so the same examples run every time and the test cannot flake --
+  by one of the strategies of ``hintspec.stateful.search`` (plain runs; runs that may start
+  from the explorer's witness traces; the same with swarm testing). Shrinking is the slow
+  part and is measured by ``tests/benchmarks/bench_stateful.py``; here the found trace is
+  shortened at the level of actions, and it must replay. Entries marked ``"fuzz": false``
+  (a race random runs do not reach; the note says why) are checked on the explorer's
+  trace instead. Liveness and vacuity failures are not Hypothesis's job (a finite run
+  cannot show them).
 
 Budgets are per test (not only the profile): at the ``ci`` profile the whole file must stay
 around two minutes of CPU on the project's 2-core machine; ``thorough`` scales them up.
@@ -23,9 +27,18 @@ from typing import Any
 
 import pytest
 from hintspec.configs import make_config
+from hintspec.explore import check
 from hintspec.manifest import Entry, load_manifest
+from hintspec.model import Model
 from hintspec.registry import all_models, get_model
-from hintspec.stateful import fuzz, profile_settings, safety_properties
+from hintspec.stateful import (
+    PropertyViolation,
+    fuzz,
+    machine_for,
+    profile_settings,
+    safety_properties,
+    search,
+)
 from hintspec.trace import replay
 from hypothesis import settings
 
@@ -33,10 +46,10 @@ GOOD_EXAMPLES = 10
 """Examples per good design at the ci profile (each one a long run over a big config)."""
 GOOD_STEPS = 300
 """Steps per example for good designs: long runs, so deep states are reached."""
-BAD_EXAMPLES = 1000
-"""Examples allowed to find a known bug: the run stops at the first failure, so this costs
-only when a bug is hard to find; five times the ci profile's 200 (all are found within 200
-today: tests/benchmarks/bench_stateful.py), so a model edit does not turn it red at once."""
+BAD_EXAMPLES = 500
+"""Examples per search strategy to find a known bug. A run stops at its first failure, so
+this costs only when a bug is hard to find; the hardest found today needs 307
+(tests/benchmarks/bench_stateful.py), so a model edit does not turn the test red at once."""
 
 
 def _scale() -> int:
@@ -84,26 +97,59 @@ def test_good_design_passes_at_hypothesis_config(name: str) -> None:
         )
 
 
-def _fuzzable(entry: Entry) -> bool:
-    if entry.slow or not entry.fuzz or entry.expect.get("verdict") != "violated":
+def _safety_bug(entry: Entry) -> bool:
+    """A known-bad entry whose failing properties include one a run can show."""
+    if entry.slow or entry.expect.get("verdict") != "violated":
         return False
     return bool(safety_properties(get_model(entry.model)) & set(entry.expect.get("failing", [])))
 
 
-BAD = [e for e in load_manifest() if _fuzzable(e)]
+BAD = [e for e in load_manifest() if _safety_bug(e)]
+SEARCHED = [e for e in BAD if e.fuzz]
+NOT_SEARCHED = [e for e in BAD if not e.fuzz]
 
 
-@pytest.mark.parametrize("entry", BAD, ids=[e.label for e in BAD])
-def test_known_bad_variant_is_found_under_ci_profile(entry: Entry) -> None:
+def _model(entry: Entry) -> Model[Any, Any]:
     cls = get_model(entry.model)
-    model = cls(make_config(cls, entry.variant, entry.config))
+    return cls(make_config(cls, entry.variant, entry.config))
+
+
+@pytest.mark.parametrize("entry", SEARCHED, ids=[e.label for e in SEARCHED])
+def test_known_bad_variant_is_found_under_ci_profile(entry: Entry) -> None:
+    model = _model(entry)
     expected: list[Any] = entry.expect["failing"]
-    result = fuzz(model, base=profile_settings("ci"), max_examples=BAD_EXAMPLES, shrink=False)
+    strategy, result = search(model, base=profile_settings("ci"), max_examples=BAD_EXAMPLES)
     trace = result.trace
     assert trace is not None, (
-        f"{entry.label}: Hypothesis found no failure in {result.test_cases} test cases "
-        f"(expected one of {expected})"
+        f"{entry.label}: no strategy of hintspec.stateful.search found a failure in "
+        f"{BAD_EXAMPLES} examples (expected one of {expected}); if random runs cannot reach "
+        'this bug, say so in the manifest entry ("fuzz": false, and why in its note)'
     )
-    assert trace.prop in expected, f"{entry.label}: {trace.prop!r} is not one of {expected}"
+    assert trace.prop in expected, (
+        f"{entry.label} ({strategy}): {trace.prop!r} is not one of {expected}"
+    )
+    assert trace.source == "fuzz"
     replayed = replay(trace, model)
     assert replayed.ok, replayed.message
+
+
+@pytest.mark.parametrize("entry", NOT_SEARCHED, ids=[e.label for e in NOT_SEARCHED])
+def test_known_bad_variant_beyond_random_reach_is_caught_on_its_trace(entry: Entry) -> None:
+    """Entries marked "fuzz": false: the machine still catches the explorer's shortest
+    counterexample when it walks it (the adapter checks what the explorer checks)."""
+    model = _model(entry)
+    expected: list[Any] = entry.expect["failing"]
+    result = check(model, liveness=False)
+    traces = [
+        p.trace
+        for p in result.properties
+        if p.name in expected and p.name in safety_properties(type(model)) and p.trace
+    ]
+    assert traces, f"{entry.label}: the explorer finds none of {expected}"
+    shortest = min(traces, key=len)
+    machine = machine_for(model)()
+    with pytest.raises(PropertyViolation) as info:
+        machine.follow(shortest)
+        machine.zz_no_deadlock()
+    assert info.value.trace.prop in expected
+    assert len(info.value.trace) == len(shortest)
