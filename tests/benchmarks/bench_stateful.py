@@ -4,16 +4,17 @@ Two tables, as markdown:
 
 1. For every known-bad manifest entry with a failing ``always`` property (or deadlock), at
    the entry's config: the explorer's shortest trace for the property Hypothesis reports;
-   under the ``ci`` profile (derandomised), the test case in which Hypothesis first failed
-   and the CPU seconds until then, the length of Hypothesis's shrunk trace and of the trace
-   after ``shorten_trace``, and the test cases / CPU seconds of the whole run with shrinking;
-   then, for comparison, how many seeded random walks (``hintspec.simulate``, 50 steps) it
-   took to hit the bug.
+   under the ``ci`` profile (derandomised), the strategy of ``hintspec.stateful.search``
+   that found it, the test case (in that strategy's run) in which Hypothesis first failed
+   and the CPU seconds until then (earlier strategies included), the length of
+   Hypothesis's shrunk trace and of the trace after ``shorten_trace``, and the test cases /
+   CPU seconds of the whole search with shrinking; then, for comparison, how many seeded
+   random walks (``hintspec.simulate``, 50 steps) it took to hit the bug.
 2. For every model's default design at its ``hypothesis_config``: test cases, steps and CPU
    seconds of the run ``tests/test_stateful_models.py`` makes, and the actions never taken.
 
-Run: ``python tests/benchmarks/bench_stateful.py [--max-examples N] [MODEL ...]``
-(N defaults to the ci profile's; give a bigger one to see where a missed bug is found).
+Run: ``python tests/benchmarks/bench_stateful.py [--max-examples N] [--skip-good] [MODEL ...]``
+(N, per strategy, defaults to the 500 of tests/test_stateful_models.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hintspec.explore import check
 from hintspec.manifest import load_manifest
 from hintspec.registry import all_models, get_model
 from hintspec.simulate import simulate
-from hintspec.stateful import fuzz, profile_settings, safety_properties
+from hintspec.stateful import fuzz, profile_settings, safety_properties, search
 
 WALK_STEPS = 50
 MAX_WALKS = 5000
@@ -42,17 +43,18 @@ def _walks_to_find(model: Any) -> tuple[str, float]:
     return f">{MAX_WALKS}", time.process_time() - start
 
 
-def bad_variants(models: set[str], max_examples: int | None) -> None:
+def bad_variants(models: set[str], max_examples: int) -> None:
     ci = profile_settings("ci")
     print(
-        f"Known-bad variants under the ci profile (max_examples "
-        f"{max_examples or ci.max_examples}, {ci.stateful_step_count} steps):\n"
+        f"Known-bad variants, ci profile ({ci.stateful_step_count} steps; up to {max_examples} "
+        "examples per strategy of hintspec.stateful.search):\n"
     )
     print(
-        "| entry | property | BFS | found in test case | CPU s to find | Hypothesis shrunk "
-        "| shortened | test cases (with shrinking) | CPU s in all | random walks to find |"
+        "| entry | property | BFS | strategy | found in test case | CPU s to find "
+        "| Hypothesis shrunk | shortened | test cases (with shrinking) | CPU s in all "
+        "| random walks to find |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for entry in load_manifest():
         if models and entry.model not in models:
             continue
@@ -63,23 +65,26 @@ def bad_variants(models: set[str], max_examples: int | None) -> None:
         if not safety_properties(cls) & failing:
             continue
         model = cls(make_config(cls, entry.variant, entry.config))
-        explored = {p.name: p for p in check(model).properties}
-        result = fuzz(model, base=ci, max_examples=max_examples)
+        explored = {p.name: p for p in check(model, liveness=False).properties}
+        start = time.process_time()
+        strategy, result = search(model, base=ci, max_examples=max_examples, shrink=True)
+        cpu = time.process_time() - start
         walks, walk_cpu = _walks_to_find(model)
+        label = entry.label + ("" if entry.fuzz else " (fuzz: false)")
         trace = result.trace
         if trace is None:
             print(
-                f"| {entry.label} | (not found) | | >{result.test_cases} | "
-                f"{result.cpu:.2f} | | | {result.test_cases} | {result.cpu:.2f} | "
-                f"{walks} ({walk_cpu:.1f} s) |"
+                f"| {label} | (not found) | | all | >{max_examples} | {cpu:.2f} | | | "
+                f"| {cpu:.2f} | {walks} ({walk_cpu:.1f} s) |"
             )
             continue
-        bfs_trace = explored[trace.prop or ""].trace if trace.prop in explored else None
+        bfs_trace = explored[trace.prop].trace if trace.prop in explored else None
         bfs = str(len(bfs_trace)) if bfs_trace is not None else "?"
+        to_find = cpu - result.cpu + (result.found_cpu or 0.0)
         print(
-            f"| {entry.label} | {trace.prop} | {bfs} | {result.found_at} | "
-            f"{result.found_cpu:.2f} | {result.shrunk_length} | {len(trace)} | "
-            f"{result.test_cases} | {result.cpu:.2f} | {walks} ({walk_cpu:.1f} s) |"
+            f"| {label} | {trace.prop} | {bfs} | {strategy} | {result.found_at} | "
+            f"{to_find:.2f} | {result.shrunk_length} | {len(trace)} | "
+            f"{result.test_cases} | {cpu:.2f} | {walks} ({walk_cpu:.1f} s) |"
         )
 
 
@@ -115,7 +120,7 @@ def good_designs(models: set[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*")
-    parser.add_argument("--max-examples", type=int)
+    parser.add_argument("--max-examples", type=int, default=500)
     parser.add_argument("--skip-good", action="store_true")
     args = parser.parse_args()
     models = set(args.models)
