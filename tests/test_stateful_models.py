@@ -139,7 +139,7 @@ def test_known_bad_variant_beyond_random_reach_is_caught_on_its_trace(entry: Ent
     counterexample when it walks it (the adapter checks what the explorer checks)."""
     model = _model(entry)
     expected: list[Any] = entry.expect["failing"]
-    result = check(model, liveness=False)
+    result = check(model, max_states=entry.max_states, liveness=False, symmetry=entry.symmetry)
     traces = [
         p.trace
         for p in result.properties

@@ -65,7 +65,12 @@ def bad_variants(models: set[str], max_examples: int) -> None:
         if not safety_properties(cls) & failing:
             continue
         model = cls(make_config(cls, entry.variant, entry.config))
-        explored = {p.name: p for p in check(model, liveness=False).properties}
+        explored = {
+            p.name: p
+            for p in check(
+                model, max_states=entry.max_states, liveness=False, symmetry=entry.symmetry
+            ).properties
+        }
         start = time.process_time()
         strategy, result = search(model, base=ci, max_examples=max_examples, shrink=True)
         cpu = time.process_time() - start
