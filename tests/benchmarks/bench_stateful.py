@@ -13,8 +13,8 @@ Two tables, as markdown:
 2. For every model's default design at its ``hypothesis_config``: test cases, steps and CPU
    seconds of the run ``tests/test_stateful_models.py`` makes, and the actions never taken.
 
-Run: ``python tests/benchmarks/bench_stateful.py [--max-examples N] [--skip-good] [MODEL ...]``
-(N, per strategy, defaults to the 500 of tests/test_stateful_models.py).
+Run: ``python tests/benchmarks/bench_stateful.py [--max-examples N] [--skip-good|--skip-bad]
+[MODEL ...]`` (N, per strategy, defaults to the 500 of tests/test_stateful_models.py).
 """
 
 from __future__ import annotations
@@ -127,9 +127,11 @@ def main() -> None:
     parser.add_argument("models", nargs="*")
     parser.add_argument("--max-examples", type=int, default=500)
     parser.add_argument("--skip-good", action="store_true")
+    parser.add_argument("--skip-bad", action="store_true")
     args = parser.parse_args()
     models = set(args.models)
-    bad_variants(models, args.max_examples)
+    if not args.skip_bad:
+        bad_variants(models, args.max_examples)
     if not args.skip_good:
         good_designs(models)
 
