@@ -452,13 +452,16 @@ class Cti:
     post: Any
     args: dict[str, Any] | None
     """The model's own arguments for the step, when the Python model takes it too."""
+    genuine: bool = True
+    """False: the pre-states break IndInv at frames the step's instances did not cover
+    (refinement was cut short); the step may still hold."""
 
     def render(self, model: Model[Any, Any]) -> str:
         """The CTI as text: each state's variables and frame map, and what breaks."""
         lines = [
             f"Counterexample to induction: {self.broken!r} is not preserved by {self.action}.",
-            f"The state{'s' if len(self.pre) > 1 else ''} before satisfy every conjunct of "
-            "the inductive invariant; need not be reachable.",
+            ("The states before satisfy" if len(self.pre) > 1 else "The state before satisfies")
+            + " every conjunct of the inductive invariant, but need not be reachable.",
         ]
         for i, s in enumerate(self.pre):
             lines.append(f"  pre-state {i}:")
@@ -612,17 +615,33 @@ def index_terms(formulas: Iterable[Any], index: Any) -> list[Any]:
 
 def holds(enc: Encoding[StateT], pred: Pred, state: StateT) -> tuple[bool, list[int]]:
     """Whether ``pred`` holds in the concrete ``state``; if not, the witness frame numbers."""
+    found = violations(enc, pred, state, limit=1)
+    return not found, found
+
+
+def violations(enc: Encoding[StateT], pred: Pred, state: StateT, *, limit: int = 64) -> list[int]:
+    """Frame numbers at which ``pred`` fails in the concrete ``state`` (the witnesses of up
+    to ``limit`` distinct violations; empty: it holds)."""
     v = enc.variables("h")
-    solver = _solver()
+    # Bit-blasted: with every frame set a constant, the SAT solver only propagates.
+    bb = Bitblast()
+    solver = _bv_solver(enc)
     goal, wit = violated(pred, v, enc.index(), "h")
-    solver.add(enc.equals(v, state), goal)
-    answer = solver.check()
-    if answer == z3.unsat:
-        return True, []
-    if answer != z3.sat:
-        raise EncodingError(f"cannot evaluate a property on a concrete state ({answer})")
-    m = solver.model()
-    return False, [int(m.eval(w, model_completion=True).as_long()) for w in wit]
+    solver.add(bb(enc.equals(v, state)), bb(goal))
+    out: list[int] = []
+    for _ in range(limit):
+        answer = solver.check()
+        if answer == z3.unsat:
+            break
+        if answer != z3.sat:
+            raise EncodingError(f"cannot evaluate a property on a concrete state ({answer})")
+        m = solver.model()
+        values = [m.eval(w, model_completion=True) for w in wit]
+        out.extend(int(x.as_long()) for x in values if int(x.as_long()) not in out)
+        if not wit:
+            break
+        solver.add(z3.Or([w != x for w, x in zip(wit, values, strict=True)]))
+    return out
 
 
 def _property_names(enc: Encoding[Any], properties: Sequence[str] | None) -> list[str]:
@@ -765,7 +784,7 @@ def prove(
     lemmas: bool = True,
     timeout: float | None = None,
     bmc_depth: int | None = None,
-    refine: int = 20,
+    refine: int = 200,
 ) -> ProofResult:
     """Prove the ``properties`` (default: every encoded one) by k-induction of IndInv =
     properties /\\ lemmas (``lemmas=False``: the properties as stated).
@@ -799,46 +818,56 @@ def prove(
     if base[0] < k - 1:
         return done(ProofVerdict.UNKNOWN, f"base case: {base[1]}")
 
-    # Step: per action and per conjunct, so a failure names both.
-    cti: Cti | None = None
+    # Step: per action and per conjunct, so a failure names both. A failed step first
+    # asks for a real counterexample (bad designs are refuted with a trace at once); only
+    # then is a CTI refined until it is genuine (or the step turns out to hold).
+    depth = enc.bmc_depth if bmc_depth is None else bmc_depth
+    searched: tuple[int, str] | None = None
     for action in enc.transitions():
         for name in conj:
             if budget.expired():
                 return done(ProofVerdict.UNKNOWN, "timed out in the induction step")
-            outcome = _step(enc, conj, k, action, name, budget, refine)
+            outcome = _step(enc, conj, k, action, name, budget, QUICK_REFINE)
+            if outcome is None:
+                continue
             if isinstance(outcome, str):
                 return done(ProofVerdict.UNKNOWN, outcome)
-            cti = outcome
-            if cti is not None:
-                break
-        if cti is not None:
-            break
-    if cti is None:
-        how = "as stated" if not lemma_names else f"with {len(lemma_names)} strengthening lemma(s)"
-        return done(
-            ProofVerdict.PROVEN,
-            f"{'1-inductive' if k == 1 else f'{k}-inductive'} {how}: Init => IndInv, "
-            "IndInv /\\ Next => IndInv', IndInv => properties",
-        )
-
-    # Not inductive: is there a real counterexample within the bound?
-    depth = enc.bmc_depth if bmc_depth is None else bmc_depth
-    found = _bmc_search(enc, enc.conjuncts(props, lemmas=False), depth, budget, label="bmc")
-    if isinstance(found, _Violation):
-        trace = _trace_of(enc, found.path, props)
-        return done(
-            ProofVerdict.REFUTED,
-            f"{trace.prop!r} is violated after {len(trace)} steps",
-            trace=trace,
-            cti=cti,
-            depth=found.depth,
-        )
+            if searched is None:
+                props_only = enc.conjuncts(props, lemmas=False)
+                found = _bmc_search(enc, props_only, depth, budget, label="bmc")
+                if isinstance(found, _Violation):
+                    trace = _trace_of(enc, found.path, props)
+                    return done(
+                        ProofVerdict.REFUTED,
+                        f"{trace.prop!r} is violated after {len(trace)} steps",
+                        trace=trace,
+                        depth=found.depth,
+                    )
+                searched = found
+            if not outcome.genuine:
+                outcome = _step(enc, conj, k, action, name, budget, refine)
+                if outcome is None:
+                    continue
+                if isinstance(outcome, str):
+                    return done(ProofVerdict.UNKNOWN, outcome)
+            what = "" if outcome.genuine else " (refinement cut short: the CTI may be spurious)"
+            return done(
+                ProofVerdict.UNKNOWN,
+                f"not {k}-inductive: {outcome.broken!r} is not preserved by "
+                f"{outcome.action}{what}; {searched[1]}",
+                cti=outcome,
+                depth=searched[0],
+            )
+    how = "as stated" if not lemma_names else f"with {len(lemma_names)} strengthening lemma(s)"
     return done(
-        ProofVerdict.UNKNOWN,
-        f"not {k}-inductive: {cti.broken!r} is not preserved by {cti.action}; {found[1]}",
-        cti=cti,
-        depth=found[0],
+        ProofVerdict.PROVEN,
+        f"{'1-inductive' if k == 1 else f'{k}-inductive'} {how}: Init => IndInv, "
+        "IndInv /\\ Next => IndInv', IndInv => properties",
     )
+
+
+QUICK_REFINE = 0
+"""Refinement rounds of a failed step before the bounded search for a real violation."""
 
 
 def _step(
@@ -880,14 +909,54 @@ def _step(
         decoded = [enc.state_of(zmodel, v) for v in states]
         extra = _broken_hypotheses(enc, conj, decoded[:-1])
         if not extra:
-            return _make_cti(enc, decoded, action, name)
+            sparse = _sparse(enc, solver, states, terms, conj, budget)
+            return _make_cti(enc, sparse or decoded, action, name)
+        if _round == refine:
+            cti = _make_cti(enc, decoded, action, name)
+            cti.genuine = False
+            return cti
         new = [z3.BitVecVal(f, index.size()) for f in extra]
         for i in range(k):
             for pred in conj.values():
                 for f in parts(pred):
                     solver.add(*[f.body(states[i], *t) for t in _tuples_with(terms, new, f.arity)])
         terms = terms + new
-    return f"the instantiation of IndInv did not settle whether {action} keeps {name!r}"
+    raise AssertionError("unreachable")  # the last round returns
+
+
+def _sparse(
+    enc: Encoding[Any],
+    solver: Any,
+    states: list[Vars],
+    terms: list[Any],
+    conj: Mapping[str, Pred],
+    budget: _Budget,
+) -> list[Any] | None:
+    """A more readable CTI, if there is one: frame sets empty at every frame the query does
+    not name (a solver fills the others arbitrarily). None if that is no CTI (e.g. an
+    ownership invariant needs every frame covered) -- the caller keeps its own."""
+    constraints = []
+    for i, v in enumerate(states[:-1]):
+        for name, term in v.items():
+            sort = term.sort()
+            if not isinstance(sort, z3.ArraySortRef):
+                continue
+            shape = z3.K(sort.domain(), z3.BoolVal(False))
+            for j, t in enumerate(terms):
+                shape = z3.Store(shape, t, z3.Bool(f"sparse.{i}.{name}.{j}"))
+            constraints.append(term == shape)
+    solver.push()
+    try:
+        solver.add(*constraints)
+        if budget.check(solver, "sparse CTI") != z3.sat:
+            return None
+        zmodel = solver.model()
+        decoded = [enc.state_of(zmodel, v) for v in states]
+    finally:
+        solver.pop()
+    if _broken_hypotheses(enc, conj, decoded[:-1]):
+        return None
+    return decoded
 
 
 def _tuples_with(old: list[Any], new: list[Any], arity: int) -> list[tuple[Any, ...]]:
@@ -904,9 +973,7 @@ def _broken_hypotheses(
     out: list[int] = []
     for s in states:
         for pred in conj.values():
-            ok, wit = holds(enc, pred, s)
-            if not ok:
-                out.extend(w for w in wit if w not in out)
+            out.extend(w for w in violations(enc, pred, s, limit=16) if w not in out)
     return out
 
 

@@ -14,11 +14,10 @@ Each action chooses a block by a fresh frame number ``head``; ``alloc`` and ``fr
 unrolled over the orders (the smallest free order >= want; the merge chain).
 
 The three ``@always`` properties, stated per frame (:class:`hintspec.smt.Forall`), are
-together 1-inductive with no strengthening lemma. "reported is set only on heads of free
-blocks" alone is *not* inductive: a CTI is a state where a reported free head lies inside
-another free block that ``alloc`` then splits so that the head becomes allocated (or merges
-away); the ownership property "every frame is in exactly one aligned block" excludes such
-states, and is itself inductive alongside the other two (``tests/test_smt.py`` shows the CTI).
+1-inductive as stated, each on its own: no strengthening lemma is needed. (A property that
+is true but not inductive, such as "no allocated head is reported", gives a CTI -- an
+isolated block overlapping an allocated one, put back and marked -- until the ownership
+property is assumed with it; ``tests/test_smt.py`` shows both.)
 """
 
 from __future__ import annotations
