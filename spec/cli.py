@@ -33,7 +33,12 @@ from hintspec.registry import all_models, get_model
 from hintspec.render.text import render_trace
 from hintspec.trace import Trace, read_itf, replay, write_itf, write_text_atomic
 
-EXTENSIONS: list[str] = ["hintspec.cli_simulate", "hintspec.cli_report", "hintspec.cli_graph"]
+EXTENSIONS: list[str] = [
+    "hintspec.cli_simulate",
+    "hintspec.cli_report",
+    "hintspec.cli_graph",
+    "hintspec.cli_prove",
+]
 """Modules that add sub-commands: each has ``register(subparsers)``."""
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNDETERMINED = 0, 1, 2, 3
