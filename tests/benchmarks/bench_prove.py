@@ -1,0 +1,67 @@
+"""Benchmark: Z3 proof and BMC time against the number of frames (``hintspec prove``).
+
+For every model with a Z3 encoding (``properties/proofs/``), at 64, 128, 256, 512 and 1024
+frames: the k-induction proof of the upstream design's invariants (verdict, solver queries,
+solver seconds, wall seconds), and the BMC time to refute each known-bad variant (trace
+length) at the smaller sizes. Prints a markdown table.
+
+Run: ``python tests/benchmarks/bench_prove.py [--frames 64,128,...] [--bmc-frames 64]
+[--timeout S] [MODEL ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from hintspec.configs import make_config
+from hintspec.registry import get_model
+from hintspec.smt import bmc, encoding_for, encodings, prove
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="*", help="default: every model with an encoding")
+    parser.add_argument("--frames", default="64,128,256,512,1024")
+    parser.add_argument("--bmc-frames", default="64")
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    args = parser.parse_args()
+    names = args.models or sorted(encodings())
+    print("| model | variant | frames | check | verdict | steps | queries | solver s | wall s |")
+    print("|---|---|---:|---|---|---:|---:|---:|---:|")
+    for name in names:
+        cls = get_model(name)
+        for frames in _sizes(args.frames):
+            enc = encoding_for(cls(make_config(cls, "upstream", {"frames": frames})))
+            start = time.perf_counter()
+            result = prove(enc, timeout=args.timeout)
+            wall = time.perf_counter() - start
+            solver = sum(q.seconds for q in result.queries)
+            print(
+                f"| {name} | upstream | {frames} | k-induction (k={result.k}) | "
+                f"{result.verdict.value} | | {len(result.queries)} | {solver:.2f} | {wall:.2f} |",
+                flush=True,
+            )
+        for frames in _sizes(args.bmc_frames):
+            for variant in list(cls.variants)[1:]:
+                model = cls(make_config(cls, variant, {"frames": frames}))
+                enc = encoding_for(model)
+                start = time.perf_counter()
+                result = bmc(enc, enc.bmc_depth, timeout=args.timeout)
+                wall = time.perf_counter() - start
+                solver = sum(q.seconds for q in result.queries)
+                steps = "" if result.trace is None else str(len(result.trace))
+                print(
+                    f"| {name} | {variant} | {frames} | BMC (depth <= {enc.bmc_depth}) | "
+                    f"{result.verdict.value} | {steps} | {len(result.queries)} | {solver:.2f} | "
+                    f"{wall:.2f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
