@@ -723,11 +723,13 @@ def _bmc_search(
     budget: _Budget,
     *,
     label: str,
+    bitblast: bool = True,
 ) -> _Violation | tuple[int, str]:
     """Shortest violation of the conjunction of ``preds`` within ``depth`` steps, or
-    (depth reached, why no answer) when there is none or time ran out."""
-    solver = _bv_solver(enc)
-    bb = Bitblast()
+    (depth reached, why no answer) when there is none or time ran out. ``bitblast=False``
+    asks over frame arrays instead (cheaper for depth 0 at many frames)."""
+    solver = _bv_solver(enc) if bitblast else _solver()
+    bb: Any = Bitblast() if bitblast else (lambda e: e)
     path = [enc.variables("0")]
     solver.add(bb(enc.init(path[0])))
     for d in range(depth + 1):
@@ -737,7 +739,9 @@ def _bmc_search(
         answer = budget.check(solver, f"{label} depth {d}", bad)
         if answer == z3.sat:
             zmodel = solver.model()
-            return _Violation(d, [_state_bv(enc, zmodel, v, bb) for v in path])
+            if isinstance(bb, Bitblast):
+                return _Violation(d, [_state_bv(enc, zmodel, v, bb) for v in path])
+            return _Violation(d, [enc.state_of(zmodel, v) for v in path])
         if answer != z3.unsat:
             return d - 1, f"the solver gave up at depth {d} ({solver.reason_unknown()})"
         if d < depth:
@@ -806,7 +810,7 @@ def prove(
         return _result(enc, verdict, props, lemma_names, k, reason, budget, start, **extra)
 
     # Base case: every state within k - 1 steps of Init satisfies IndInv.
-    base = _bmc_search(enc, conj, k - 1, budget, label="base")
+    base = _bmc_search(enc, conj, k - 1, budget, label="base", bitblast=k > 1)
     if isinstance(base, _Violation):
         trace = _trace_of(enc, base.path, list(conj))
         return done(
