@@ -170,6 +170,10 @@ class Encoding(ABC, Generic[StateT]):
     """The registry name of the model this encodes."""
     bmc_depth: ClassVar[int] = 8
     """Default depth of the bounded search (enough for the known bad variants)."""
+    report_config: ClassVar[Mapping[str, Any]] = {}
+    """Config overrides at which a review report proves the upstream design."""
+    report_bmc_config: ClassVar[Mapping[str, Any]] = {}
+    """Config overrides at which a review report refutes the bad variants by BMC."""
 
     def __init__(self, model: Model[Any, StateT]) -> None:
         self.model = model
@@ -525,6 +529,11 @@ class ProofResult:
     """BMC: the depth searched (or at which the violation was found)."""
     queries: list[Query] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def method(self) -> str:
+        """``k-induction`` or ``BMC (depth d)``."""
+        return f"{self.k}-induction" if self.k else f"BMC (depth {self.depth})"
 
     def exit_code(self) -> int:
         """As ``hintspec check``: 0 proven, 1 refuted, 3 unknown."""
@@ -992,6 +1001,32 @@ def _make_cti(enc: Encoding[Any], decoded: list[Any], action: str, broken: str) 
     except Exception:  # the Python model may refuse a state no run reaches
         args = None
     return Cti(broken=broken, action=action, pre=pre, post=post, args=args)
+
+
+def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofResult]:
+    """What ``hintspec report`` shows for a model (its Z3 column): the proof of the upstream
+    design at the encoding's ``report_config``, and a BMC refutation of every other variant
+    at its ``report_bmc_config``. Empty for a model with no encoding."""
+    from hintspec.configs import make_config
+    from hintspec.registry import get_model
+
+    found = encodings()
+    if model_name not in found:
+        return []
+    enc_cls = found[model_name]
+    cls = get_model(model_name)
+    model = cls(make_config(cls, "upstream", dict(enc_cls.report_config)))
+    out = [prove(enc_cls(model), timeout=timeout)]
+    for variant in cls.variants:
+        if variant == "upstream":
+            continue
+        bad = enc_cls(cls(make_config(cls, variant, dict(enc_cls.report_bmc_config))))
+        result = bmc(bad, bad.bmc_depth, timeout=timeout)
+        if result.trace is not None and result.trace.prop is not None:
+            # A refutation is about the property it breaks, not every one searched for.
+            result.properties = [result.trace.prop]
+        out.append(result)
+    return out
 
 
 # -- conformance ------------------------------------------------------------------------

@@ -39,6 +39,8 @@ class ReferenceBuddyEncoding(Encoding[State]):
 
     model_name = "reference_buddy"
     bmc_depth = 6
+    report_config = {"frames": 1024}
+    report_bmc_config = {"frames": 64}
 
     def __init__(self, model: ReferenceBuddy) -> None:
         super().__init__(model)
