@@ -18,21 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-from hintspec.cli import add_model_arguments, model_from_args
+from hintspec.cli import _positive_int, add_model_arguments, model_from_args
 from hintspec.configs import config_label
 from hintspec.errors import UsageError
 from hintspec.graph import DEFAULT_MAX_STATES, state_graph, to_dot
 from hintspec.trace import write_text_atomic
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +35,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
     p.add_argument(
         "--max-states",
-        type=_positive,
+        type=_positive_int,
         default=DEFAULT_MAX_STATES,
         metavar="N",
         help=f"refuse larger spaces (default {DEFAULT_MAX_STATES})",

@@ -13,27 +13,33 @@ from hintspec.model import Model
 ModelClass = type[Model[Any, Any]]
 
 
-@cache
-def all_models() -> dict[str, ModelClass]:
-    """Model name -> class, in module order (discovered, so a new model needs no list)."""
-    import hintspec.models as package
-
-    found: dict[str, ModelClass] = {}
+def discover(package_name: str, base: type[Any], key: str) -> dict[str, Any]:
+    """Subclasses of ``base`` defined in the modules of a package (those not starting with
+    ``_``), by their ``key`` class attribute, in module-name order."""
+    package = importlib.import_module(package_name)
+    found: dict[str, Any] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if info.name.startswith("_") or info.ispkg:
             continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        module = importlib.import_module(f"{package_name}.{info.name}")
         for value in vars(module).values():
             if (
                 isinstance(value, type)
-                and issubclass(value, Model)
+                and issubclass(value, base)
                 and value.__module__ == module.__name__
-                and "name" in vars(value)
+                and key in vars(value)
             ):
-                if value.name in found:
-                    raise UsageError(f"two models are named {value.name!r}")
-                found[value.name] = value
+                name = getattr(value, key)
+                if name in found:
+                    raise UsageError(f"two definitions are named {name!r} in {package_name}")
+                found[name] = value
     return found
+
+
+@cache
+def all_models() -> dict[str, ModelClass]:
+    """Model name -> class, in module order (discovered, so a new model needs no list)."""
+    return discover("hintspec.models", Model, "name")
 
 
 def get_model(name: str) -> ModelClass:

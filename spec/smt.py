@@ -45,9 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib
 import itertools
-import pkgutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -398,22 +396,9 @@ def _widen(i: Any, width: int) -> Any:
 @cache
 def encodings() -> dict[str, type[Encoding[Any]]]:
     """Model name -> its Encoding class (every module of ``hintspec.properties.proofs``)."""
-    import hintspec.properties.proofs as package
+    from hintspec.registry import discover
 
-    found: dict[str, type[Encoding[Any]]] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, Encoding)
-                and value.__module__ == module.__name__
-                and "model_name" in vars(value)
-            ):
-                found[value.model_name] = value
-    return found
+    return discover("hintspec.properties.proofs", Encoding, "model_name")
 
 
 def encoding_for(model: Model[Any, Any]) -> Encoding[Any]:
