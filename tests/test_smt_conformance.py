@@ -33,25 +33,28 @@ from hypothesis import strategies as st
 WALK = st.lists(st.integers(min_value=0, max_value=2**16), min_size=1, max_size=16)
 
 CASES = [
-    (model, variant, frames, examples)
-    for model in sorted(encodings())
+    pytest.param(model, variant, dict(config), examples, id=f"{model}-{variant}-{label}")
+    for model, enc_cls in sorted(encodings().items())
     for variant in get_model(model).variants
-    for frames, examples in ((8, 20), (32, 6))
+    for config, examples in enc_cls.conformance_configs
+    for label in ["-".join(f"{k}{v}" for k, v in config.items())]
 ]
 
 
-def _check(model_name: str, variant: str, frames: int, walk: list[int], bitblast: bool) -> None:
+def _check(
+    model_name: str, variant: str, config: dict[str, Any], walk: list[int], bitblast: bool
+) -> None:
     cls = get_model(model_name)
-    model = cls(make_config(cls, variant, {"frames": frames}))
+    model = cls(make_config(cls, variant, config))
     enc = encoding_for(model)
     for state in reachable_states(model, walk):
         errors = conformance_errors(enc, state, bitblast=bitblast)
         assert not errors, f"{model_name}/{variant} at {state!r}: " + "; ".join(errors)
 
 
-@pytest.mark.parametrize(("model_name", "variant", "frames", "examples"), CASES)
+@pytest.mark.parametrize(("model_name", "variant", "config", "examples"), CASES)
 def test_symbolic_relation_matches_the_python_model(
-    model_name: str, variant: str, frames: int, examples: int
+    model_name: str, variant: str, config: dict[str, Any], examples: int
 ) -> None:
     @settings(
         max_examples=examples,
@@ -62,7 +65,7 @@ def test_symbolic_relation_matches_the_python_model(
     )
     @given(walk=WALK)
     def run(walk: list[int]) -> None:
-        _check(model_name, variant, frames, walk, bitblast=False)
+        _check(model_name, variant, config, walk, bitblast=False)
 
     run()
 
@@ -72,7 +75,8 @@ def test_bit_blasted_relation_matches_the_python_model(model_name: str) -> None:
     @settings(max_examples=3, derandomize=True, deadline=None, database=None)
     @given(walk=WALK)
     def run(walk: list[int]) -> None:
-        _check(model_name, "upstream", 16, walk, bitblast=True)
+        config = dict(encodings()[model_name].bitblast_config)
+        _check(model_name, "upstream", config, walk, bitblast=True)
 
     run()
 

@@ -1,9 +1,10 @@
 """Benchmark: Z3 proof and BMC time against the number of frames (``hintspec prove``).
 
 For every model with a Z3 encoding (``properties/proofs/``), at 64, 128, 256, 512 and 1024
-frames: the k-induction proof of the upstream design's invariants (verdict, solver queries,
-solver seconds, wall seconds), and the BMC time to refute each known-bad variant (trace
-length) at the smaller sizes. Prints a markdown table.
+of its size parameter (``Encoding.size_parameter``: frames, or blocks, ...; the sizes are
+the encoding's ``bench_sizes``): the k-induction proof of the upstream design's invariants
+(verdict, solver queries, solver seconds, wall seconds), and the BMC time to refute each
+known-bad variant (trace length) at the smaller ``bench_bmc_sizes``. Prints a markdown table.
 
 Run: ``python tests/benchmarks/bench_prove.py [--frames 64,128,...] [--bmc-frames 64]
 [--timeout S] [MODEL ...]``.
@@ -26,17 +27,21 @@ def _sizes(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="*", help="default: every model with an encoding")
-    parser.add_argument("--frames", default="64,128,256,512,1024")
-    parser.add_argument("--bmc-frames", default="64")
+    parser.add_argument("--frames", help="sizes to prove at (default: the encoding's)")
+    parser.add_argument("--bmc-frames", help="sizes to run BMC at (default: the encoding's)")
     parser.add_argument("--timeout", type=float, default=1800.0)
     args = parser.parse_args()
     names = args.models or sorted(encodings())
-    print("| model | variant | frames | check | verdict | steps | queries | solver s | wall s |")
+    print("| model | variant | size | check | verdict | steps | queries | solver s | wall s |")
     print("|---|---|---:|---|---|---:|---:|---:|---:|")
     for name in names:
         cls = get_model(name)
-        for frames in _sizes(args.frames):
-            enc = encoding_for(cls(make_config(cls, "upstream", {"frames": frames})))
+        enc_cls = encodings()[name]
+        sizes = _sizes(args.frames) if args.frames else enc_cls.bench_sizes
+        bmc_sizes = _sizes(args.bmc_frames) if args.bmc_frames else enc_cls.bench_bmc_sizes
+        for frames in sizes:
+            size = {encodings()[name].size_parameter: frames}
+            enc = encoding_for(cls(make_config(cls, "upstream", size)))
             start = time.perf_counter()
             result = prove(enc, timeout=args.timeout)
             wall = time.perf_counter() - start
@@ -46,9 +51,10 @@ def main() -> None:
                 f"{result.verdict.value} | | {len(result.queries)} | {solver:.2f} | {wall:.2f} |",
                 flush=True,
             )
-        for frames in _sizes(args.bmc_frames):
+        for frames in bmc_sizes:
             for variant in list(cls.variants)[1:]:
-                model = cls(make_config(cls, variant, {"frames": frames}))
+                size = {encodings()[name].size_parameter: frames}
+                model = cls(make_config(cls, variant, size))
                 enc = encoding_for(model)
                 start = time.perf_counter()
                 result = bmc(enc, enc.bmc_depth, timeout=args.timeout)
