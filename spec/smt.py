@@ -169,14 +169,17 @@ class Encoding(ABC, Generic[StateT]):
     """The registry name of the model this encodes."""
     bmc_depth: ClassVar[int] = 8
     """Default depth of the bounded search (enough for the known bad variants)."""
+    proved_variants: ClassVar[tuple[str, ...]] = ("upstream",)
+    """The good designs: a review report and the benchmark prove these; every other variant
+    is a bad one, refuted by BMC."""
     report_config: ClassVar[Mapping[str, Any]] = {}
-    """Config overrides at which a review report proves the upstream design."""
+    """Config overrides at which a review report proves the good designs."""
     report_bmc_config: ClassVar[Mapping[str, Any]] = {}
     """Config overrides at which a review report refutes the bad variants by BMC."""
     size_parameter: ClassVar[str] = "frames"
     """The config parameter that ``bench_prove.py`` scales."""
     bench_sizes: ClassVar[tuple[int, ...]] = (64, 128, 256, 512, 1024)
-    """The sizes at which ``bench_prove.py`` proves the upstream design."""
+    """The sizes at which ``bench_prove.py`` proves the good designs."""
     bench_bmc_sizes: ClassVar[tuple[int, ...]] = (64,)
     """The sizes at which ``bench_prove.py`` refutes the bad variants by BMC."""
     conformance_configs: ClassVar[Sequence[tuple[Mapping[str, Any], int]]] = (
@@ -1021,9 +1024,9 @@ def _make_cti(enc: Encoding[Any], decoded: list[Any], action: str, broken: str) 
 
 
 def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofResult]:
-    """What ``hintspec report`` shows for a model (its Z3 column): the proof of the upstream
-    design at the encoding's ``report_config``, and a BMC refutation of every other variant
-    at its ``report_bmc_config``. Empty for a model with no encoding."""
+    """What ``hintspec report`` shows for a model (its Z3 column): the proof of each good
+    design (``proved_variants``) at the encoding's ``report_config``, and a BMC refutation
+    of every other variant at its ``report_bmc_config``. Empty for a model with no encoding."""
     from hintspec.configs import make_config
     from hintspec.registry import get_model
 
@@ -1032,10 +1035,12 @@ def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofRe
         return []
     enc_cls = found[model_name]
     cls = get_model(model_name)
-    model = cls(make_config(cls, "upstream", dict(enc_cls.report_config)))
-    out = [prove(enc_cls(model), timeout=timeout)]
+    out = [
+        prove(enc_cls(cls(make_config(cls, good, dict(enc_cls.report_config)))), timeout=timeout)
+        for good in enc_cls.proved_variants
+    ]
     for variant in cls.variants:
-        if variant == "upstream":
+        if variant in enc_cls.proved_variants:
             continue
         bad = enc_cls(cls(make_config(cls, variant, dict(enc_cls.report_bmc_config))))
         result = bmc(bad, bad.bmc_depth, timeout=timeout)

@@ -1,10 +1,11 @@
 """Benchmark: Z3 proof and BMC time against the number of frames (``hintspec prove``).
 
-For every model with a Z3 encoding (``properties/proofs/``), at 64, 128, 256, 512 and 1024
-of its size parameter (``Encoding.size_parameter``: frames, or blocks, ...; the sizes are
-the encoding's ``bench_sizes``): the k-induction proof of the upstream design's invariants
-(verdict, solver queries, solver seconds, wall seconds), and the BMC time to refute each
-known-bad variant (trace length) at the smaller ``bench_bmc_sizes``. Prints a markdown table.
+For every model with a Z3 encoding (``properties/proofs/``), at sizes of its size parameter
+(``Encoding.size_parameter``: frames, or blocks, ...; by default the encoding's
+``bench_sizes``, 64, 128, 256, 512 and 1024 frames): the k-induction proof of each good
+design's invariants (``proved_variants``; verdict, solver queries, solver seconds, wall
+seconds), and the BMC time to refute each bad variant (trace length) at the smaller
+``bench_bmc_sizes``. Prints a markdown table.
 
 Run: ``python tests/benchmarks/bench_prove.py [--frames 64,128,...] [--bmc-frames 64]
 [--timeout S] [MODEL ...]``.
@@ -13,6 +14,7 @@ Run: ``python tests/benchmarks/bench_prove.py [--frames 64,128,...] [--bmc-frame
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 from hintspec.configs import make_config
@@ -39,21 +41,21 @@ def main() -> None:
         enc_cls = encodings()[name]
         sizes = _sizes(args.frames) if args.frames else enc_cls.bench_sizes
         bmc_sizes = _sizes(args.bmc_frames) if args.bmc_frames else enc_cls.bench_bmc_sizes
-        for frames in sizes:
-            size = {encodings()[name].size_parameter: frames}
-            enc = encoding_for(cls(make_config(cls, "upstream", size)))
+        for frames, good in itertools.product(sizes, enc_cls.proved_variants):
+            size = {enc_cls.size_parameter: frames}
+            enc = encoding_for(cls(make_config(cls, good, size)))
             start = time.perf_counter()
             result = prove(enc, timeout=args.timeout)
             wall = time.perf_counter() - start
             solver = sum(q.seconds for q in result.queries)
             print(
-                f"| {name} | upstream | {frames} | k-induction (k={result.k}) | "
+                f"| {name} | {good} | {frames} | k-induction (k={result.k}) | "
                 f"{result.verdict.value} | | {len(result.queries)} | {solver:.2f} | {wall:.2f} |",
                 flush=True,
             )
         for frames in bmc_sizes:
-            for variant in list(cls.variants)[1:]:
-                size = {encodings()[name].size_parameter: frames}
+            for variant in [v for v in cls.variants if v not in enc_cls.proved_variants]:
+                size = {enc_cls.size_parameter: frames}
                 model = cls(make_config(cls, variant, size))
                 enc = encoding_for(model)
                 start = time.perf_counter()
