@@ -2,6 +2,10 @@
 
     hintspec prove MODEL [--variant V] [--set frames=N] [--k K] [--bmc] [--depth D]
                    [--property NAME] [--no-lemmas] [--timeout S] [--out DIR] [--json]
+    hintspec prove --all [--only MODEL] [--include-slow] [--timeout S] [--json]
+
+``--all`` runs every entry of the proof manifest (``properties/proofs/manifest/``) and
+compares each result with the one recorded there (exit 0: every expectation met, 1: not).
 
 Verdicts and exit codes, as ``hintspec check``: 0 proven, 1 refuted (with a trace, written
 to ``--out`` as ITF and replayable with ``hintspec replay``), 3 unknown (a timeout, a bound,
@@ -25,6 +29,7 @@ from hintspec.cli import (
     trace_path,
 )
 from hintspec.configs import config_label
+from hintspec.errors import UsageError
 from hintspec.render.text import render_trace
 from hintspec.smt import ProofResult, ProofVerdict, bmc, encoding_for, prove
 from hintspec.trace import write_itf, write_text_atomic
@@ -51,7 +56,12 @@ def register(subparsers: Any) -> None:
             "for the shortest violation within --depth steps."
         ),
     )
-    add_model_arguments(p)
+    add_model_arguments(p, model_optional=True)
+    p.add_argument("--all", action="store_true", help="run every proof-manifest entry")
+    p.add_argument(
+        "--only", action="append", metavar="MODEL", help="with --all: only this model's entries"
+    )
+    p.add_argument("--include-slow", action="store_true", help="with --all: slow entries too")
     p.add_argument(
         "--k", type=_positive_int, default=1, metavar="K", help="induction depth (default 1)"
     )
@@ -83,6 +93,14 @@ def register(subparsers: Any) -> None:
 
 def cmd_prove(args: argparse.Namespace) -> int:
     """Run ``hintspec prove``; the exit code is the verdict's."""
+    if args.all:
+        if args.model is not None:
+            raise UsageError("give either MODEL or --all, not both")
+        return _prove_all(args)
+    if args.model is None:
+        raise UsageError("prove needs a MODEL, or --all for every proof-manifest entry")
+    if args.only or args.include_slow:
+        raise UsageError("--only and --include-slow go with --all")
     model = model_from_args(args)
     enc = encoding_for(model)
     if args.bmc:
@@ -113,6 +131,70 @@ def cmd_prove(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_result(result, enc.lemmas(), paths, bounded=args.bmc))
     return result.exit_code()
+
+
+def _prove_all(args: argparse.Namespace) -> int:
+    from hintspec.proof_manifest import load_proof_manifest, mismatches, run_proof_entry
+    from hintspec.registry import get_model
+
+    entries = [e for e in load_proof_manifest() if args.include_slow or not e.slow]
+    if args.only:
+        for name in args.only:
+            get_model(name)  # an unknown name is bad input
+        entries = [e for e in entries if e.model in args.only]
+    header = (
+        f"{'model':<16} {'variant':<24} {'config':<14} {'check':<8} {'expected':<9} "
+        f"{'verdict':<9} {'detail':<34} {'secs':>7}  ok"
+    )
+    if not args.json:
+        print(header)
+        print("-" * len(header))
+    rows = []
+    for entry in entries:
+        result = run_proof_entry(entry, timeout=args.timeout)
+        bad = mismatches(entry, result)
+        rows.append((entry, result, bad))
+        if args.json:
+            continue
+        cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
+        if result is None:
+            verdict, secs, detail = "-", 0.0, "liveness: checked by hintspec check"
+        else:
+            verdict, secs = result.verdict.value, result.seconds
+            if result.trace is not None:
+                detail = f"{len(result.trace)} steps"
+            elif result.lemmas:
+                detail = f"{result.k}-inductive, {len(result.lemmas)} lemma(s)"
+            else:
+                detail = f"{result.k}-inductive as stated" if verdict == "proven" else ""
+        print(
+            f"{entry.model:<16} {entry.variant[:24]:<24} {cfg[:14]:<14} {entry.check:<8} "
+            f"{entry.expect.get('verdict', '-'):<9} {verdict:<9} {detail[:34]:<34} {secs:>7.2f}  "
+            + ("yes" if not bad else "NO")
+        )
+        if result is not None and result.trace is not None:
+            print(f"{'':<18}violated: {result.trace.prop}")
+        for b in bad:
+            print(f"{'':<18}MISMATCH {b}")
+        sys.stdout.flush()
+    failed = [r for r in rows if r[2]]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"entry": e.label, "mismatches": b} | ({} if r is None else result_json(r, {}))
+                    for e, r, b in rows
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print()
+        print(
+            f"{len(rows)} entries, {len(rows) - len(failed)} as expected, "
+            f"{len(failed)} not as expected"
+        )
+    return 0 if not failed else 1
 
 
 def result_json(result: ProofResult, paths: dict[str, str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def test_wheel_layout_and_it_runs(tmp_path: Path) -> None:
         "hintspec/py.typed",
         "hintspec/models/reference_buddy.py",
         "hintspec/models/manifest/reference_buddy.json",
+        "hintspec/properties/proofs/manifest/reference_buddy.json",
         "hintspec/properties/__init__.py",
     ):
         assert needed in names

@@ -1,0 +1,100 @@
+"""The proof manifest (properties/proofs/manifest/): every recorded Z3 result still holds,
+and every variant of every encoded model is accounted for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hintspec.cli import main
+from hintspec.errors import UsageError
+from hintspec.manifest import load_manifest
+from hintspec.model import PropertyKind
+from hintspec.proof_manifest import (
+    ProofEntry,
+    load_proof_manifest,
+    mismatches,
+    run_proof_entry,
+)
+from hintspec.registry import get_model
+from hintspec.smt import encodings
+
+ENTRIES = load_proof_manifest()
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if not e.slow and e.check != "liveness"], ids=lambda e: e.label
+)
+def test_every_recorded_proof_result_still_holds(entry: ProofEntry) -> None:
+    result = run_proof_entry(entry)
+    assert result is not None
+    assert not mismatches(entry, result), mismatches(entry, result)
+    if result.trace is not None:
+        from hintspec.trace import replay
+
+        outcome = replay(result.trace)
+        assert outcome.ok, outcome.message
+
+
+@pytest.mark.parametrize("model_name", sorted(encodings()))
+def test_every_variant_of_an_encoded_model_has_an_entry(model_name: str) -> None:
+    enc_cls = encodings()[model_name]
+    mine = [e for e in ENTRIES if e.model == model_name]
+    for variant in get_model(model_name).variants:
+        checks = {e.check for e in mine if e.variant == variant}
+        if variant in enc_cls.proved_variants:
+            assert any(
+                e.check == "prove" and e.expect.get("verdict") == "proven" and not e.slow
+                for e in mine
+                if e.variant == variant
+            ), f"{model_name}/{variant}: a good design needs a (non-slow) proof entry"
+        else:
+            assert checks & {"bmc", "liveness"}, (
+                f"{model_name}/{variant}: a bad variant needs a BMC refutation or a liveness entry"
+            )
+
+
+def test_a_liveness_entry_names_a_variant_that_breaks_only_liveness() -> None:
+    """A bad variant may skip BMC only if the explorer shows it breaks no safety property."""
+    explorer = load_manifest()
+    for entry in [e for e in ENTRIES if e.check == "liveness"]:
+        cls = get_model(entry.model)
+        always = {p.name for p in cls.properties_of(PropertyKind.ALWAYS)}
+        runs = [e for e in explorer if e.model == entry.model and e.variant == entry.variant]
+        failing = {p for e in runs for p in e.expect.get("failing", [])}
+        assert failing, f"{entry.label}: the explorer's manifest shows no violation"
+        assert not failing & always, f"{entry.label}: it breaks a safety property too"
+        assert entry.note, f"{entry.label}: say which liveness property it breaks"
+
+
+def test_a_corrupt_proof_manifest_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        load_proof_manifest(tmp_path)
+    (tmp_path / "x.json").write_text(
+        '{"model": "reference_buddy", "entries": [{"check": "maybe"}]}', encoding="utf-8"
+    )
+    with pytest.raises(UsageError, match="check must be one of"):
+        load_proof_manifest(tmp_path)
+
+
+def test_prove_all_runs_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--all", "--only", "reference_buddy"]) == 0
+    out = capsys.readouterr().out
+    assert "reference_buddy  upstream" in out
+    assert " as expected, 0 not as expected" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["prove"],
+        ["prove", "--all", "reference_buddy"],
+        ["prove", "reference_buddy", "--only", "reference_buddy"],
+        ["prove", "--all", "--only", "no_such_model"],
+    ],
+)
+def test_prove_all_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
