@@ -120,11 +120,17 @@ class Config:
     """KVM manual dirty-log protection (KVM_CLEAR_DIRTY_LOG), QEMU's default."""
     postcopy: bool = False
     """The postcopy-ram capability is set (migration may switch to postcopy)."""
+    min_syncs: int = 0
+    """Bitmap syncs before the migration may complete or switch to postcopy (QEMU decides
+    by the pending size; 0 lets it end at any time). Long random runs need it: otherwise
+    most of them complete within a few steps and never reach the hinting path."""
     variant: str = "qemu_bmap_only"
 
     def __post_init__(self) -> None:
         if self.pages < 1 or self.rounds < 0:
             raise ValueError("pages must be >= 1 and rounds >= 0")
+        if not 0 <= self.min_syncs <= self.rounds:
+            raise ValueError(f"min_syncs must be in 0..rounds ({self.rounds})")
         if self.ring < 2:
             raise ValueError("ring must be >= 2 (virtballoon_probe: -ENOSPC)")
 
@@ -188,7 +194,7 @@ class FreePageHint(Model[Config, State]):
     }
     designs = frozenset({"qemu_bmap_only", "qemu_clear_log"})
     reference_config = {"pages": 2, "ring": 3, "rounds": 2}
-    hypothesis_config = {"pages": 256, "ring": 64, "rounds": 8}
+    hypothesis_config = {"pages": 32, "ring": 16, "rounds": 8, "min_syncs": 8}
     frame_legend = {
         "u": "in use by the guest, destination up to date",
         "U": "in use, destination stale",
@@ -485,7 +491,7 @@ class FreePageHint(Model[Config, State]):
     @action("migration/migration.c: migration_completion -> vm_stop, last sync, S_DONE")
     def migration_completion(self, s: State) -> Iterator[tuple[Args, State]]:
         """The VM stops; the last sync (the notifier sets DONE since the VM is stopped)."""
-        if s.phase is not Phase.RUNNING:
+        if s.phase is not Phase.RUNNING or s.syncs < self.config.min_syncs:
             return
         t = self._sync(s)
         if self.hinting():
@@ -502,6 +508,8 @@ class FreePageHint(Model[Config, State]):
         """Switch to postcopy: the VM stops here, a last sync, the destination discards
         the dirty pages and runs; it faults on every page it has not got."""
         if not self.config.postcopy or s.phase is not Phase.RUNNING:
+            return
+        if s.syncs < self.config.min_syncs:
             return
         t = self._sync(s)
         if self.hinting():
