@@ -1024,30 +1024,41 @@ def _make_cti(enc: Encoding[Any], decoded: list[Any], action: str, broken: str) 
 
 
 def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofResult]:
-    """What ``hintspec report`` shows for a model (its Z3 column): the proof of each good
-    design (``proved_variants``) at the encoding's ``report_config``, and a BMC refutation
-    of every other variant at its ``report_bmc_config``. Empty for a model with no encoding."""
+    """What ``hintspec report`` shows for a model (its Z3 column): the non-slow entries of
+    its proof manifest (``properties/proofs/manifest/``: proofs of the good designs, BMC
+    refutations of the bad ones; ``liveness`` entries are the explorer's business). Without
+    a manifest, the proof of each good design (``proved_variants``) at the encoding's
+    ``report_config`` and a BMC search for every other variant at its
+    ``report_bmc_config``. Empty for a model with no encoding."""
     from hintspec.configs import make_config
+    from hintspec.proof_manifest import load_proof_manifest, run_proof_entry
     from hintspec.registry import get_model
 
     found = encodings()
     if model_name not in found:
         return []
-    enc_cls = found[model_name]
-    cls = get_model(model_name)
-    out = [
-        prove(enc_cls(cls(make_config(cls, good, dict(enc_cls.report_config)))), timeout=timeout)
-        for good in enc_cls.proved_variants
-    ]
-    for variant in cls.variants:
-        if variant in enc_cls.proved_variants:
-            continue
-        bad = enc_cls(cls(make_config(cls, variant, dict(enc_cls.report_bmc_config))))
-        result = bmc(bad, bad.bmc_depth, timeout=timeout)
+    entries = [e for e in load_proof_manifest() if e.model == model_name and not e.slow]
+    out: list[ProofResult] = []
+    if entries:
+        for entry in entries:
+            result = run_proof_entry(entry, timeout=timeout)
+            if result is not None:
+                out.append(result)
+    else:
+        enc_cls = found[model_name]
+        cls = get_model(model_name)
+        for variant in cls.variants:
+            if variant in enc_cls.proved_variants:
+                model = cls(make_config(cls, variant, dict(enc_cls.report_config)))
+                out.append(prove(enc_cls(model), timeout=timeout))
+            else:
+                model = cls(make_config(cls, variant, dict(enc_cls.report_bmc_config)))
+                bad = enc_cls(model)
+                out.append(bmc(bad, bad.bmc_depth, timeout=timeout))
+    for result in out:
         if result.trace is not None and result.trace.prop is not None:
             # A refutation is about the property it breaks, not every one searched for.
             result.properties = [result.trace.prop]
-        out.append(result)
     return out
 
 
