@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
 import time
 from abc import ABC, abstractmethod
@@ -402,6 +403,8 @@ class Bitblast:
             if z3.is_false(val):
                 return z3.BitVecVal(0, size)
             raise EncodingError(f"a constant frame set must be all true or all false: {e}")
+        if z3.is_map(e):
+            return self._map(e)
         if z3.is_quantifier(e) or (
             isinstance(sort, z3.ArraySortRef) and z3.is_app_of(e, z3.Z3_OP_AS_ARRAY)
         ):
@@ -419,6 +422,19 @@ class Bitblast:
         if z3.is_app_of(e, z3.Z3_OP_ITE):
             return z3.If(kids[0], kids[1], kids[2])
         return e.decl()(*kids)
+
+    def _map(self, e: Any) -> Any:
+        """``z3.Map(f, a, b, ...)`` of a Boolean connective over frame sets: set
+        intersection, union, complement as bitwise and, or, not."""
+        kind = z3.get_map_func(e).kind()
+        vecs = [self(c) for c in e.children()]
+        if kind == z3.Z3_OP_AND:
+            return functools.reduce(lambda x, y: x & y, vecs)
+        if kind == z3.Z3_OP_OR:
+            return functools.reduce(lambda x, y: x | y, vecs)
+        if kind == z3.Z3_OP_NOT and len(vecs) == 1:
+            return ~vecs[0]
+        raise EncodingError(f"cannot bit-blast a map of {z3.get_map_func(e)}")
 
 
 def _widen(i: Any, width: int) -> Any:
