@@ -384,6 +384,8 @@ class Bitblast:
             if name not in self.vectors:
                 self.vectors[name] = z3.BitVec(name, 1 << sort.domain().size())
             return self.vectors[name]
+        if z3.is_quantifier(e) and e.is_lambda() and isinstance(sort, z3.ArraySortRef):
+            return _lambda_vector(self, e)
         if z3.is_select(e):
             vec, i = self(e.arg(0)), self(e.arg(1))
             return z3.Extract(0, 0, z3.LShR(vec, _widen(i, vec.size()))) == 1
@@ -439,6 +441,58 @@ class Bitblast:
 
 def _widen(i: Any, width: int) -> Any:
     return z3.ZeroExt(width - i.size(), i) if width > i.size() else i
+
+
+def _lambda_vector(bb: Bitblast, e: Any) -> Any:
+    """A frame set given as ``z3.Lambda([f], body)``: bitwise when the body reads frame
+    sets only at ``f`` and combines them with Boolean connectives (``free[f] and not
+    reported[f]``), else one bit per frame (the body at each frame number)."""
+    width = e.sort().domain().size()
+    size = 1 << width
+    body = e.body()
+    vec = _bitwise(bb, body, size)
+    if vec is not None:
+        return vec
+    bits = [
+        z3.If(
+            bb(z3.substitute_vars(body, z3.BitVecVal(f, width))),
+            z3.BitVecVal(1, 1),
+            z3.BitVecVal(0, 1),
+        )
+        for f in reversed(range(size))
+    ]
+    return z3.Concat(*bits) if size > 1 else bits[0]
+
+
+def _bitwise(bb: Bitblast, t: Any, size: int) -> Any:
+    """``t`` (a Boolean term over the bound frame ``Var(0)``) as a ``size``-bit vector whose
+    bit f is ``t`` at frame f, or None if ``t`` is not a bitwise combination."""
+    if z3.is_select(t) and z3.is_var(t.arg(1)) and z3.get_var_index(t.arg(1)) == 0:
+        return bb(t.arg(0))
+    if not _has_var(t):
+        return z3.If(bb(t), z3.BitVecVal((1 << size) - 1, size), z3.BitVecVal(0, size))
+    connective = z3.is_and(t) or z3.is_or(t) or z3.is_not(t) or z3.is_implies(t)
+    if not (connective or (z3.is_eq(t) and z3.is_bool(t.arg(0)))):
+        return None
+    kids = [_bitwise(bb, c, size) for c in t.children()]
+    if any(k is None for k in kids):
+        return None
+    if z3.is_and(t):
+        return functools.reduce(lambda x, y: x & y, kids)
+    if z3.is_or(t):
+        return functools.reduce(lambda x, y: x | y, kids)
+    if z3.is_not(t):
+        return ~kids[0]
+    if z3.is_implies(t):
+        return ~kids[0] | kids[1]
+    return ~(kids[0] ^ kids[1])  # Boolean equality
+
+
+def _has_var(t: Any) -> bool:
+    """``t`` mentions a bound variable."""
+    if z3.is_var(t):
+        return True
+    return z3.is_app(t) and any(_has_var(c) for c in t.children())
 
 
 # -- the registry of encodings ----------------------------------------------------------
