@@ -97,13 +97,14 @@ class Ring:
         sets: Sequence[Any],
         lens: Sequence[Any],
         cpus: Sequence[Any] | None,
-        counts: tuple[Any, Any, Any],
+        counts: tuple[Any, Any, Any, Any],
         empty: Any,
         zero: Any,
     ) -> None:
         self.sets, self.lens = list(sets), list(lens)
         self.cpus = None if cpus is None else list(cpus)
-        self.nused, self.ninfl, self.navail = counts
+        self.nused, self.ninfl, self.navail, self.nring = counts
+        """Buffers used, in flight, available; blocks in all of them."""
         self.empty, self.zero = empty, zero
 
     @property
@@ -129,18 +130,25 @@ class Ring:
         cpus = None
         if self.cpus is not None:
             cpus = [z3.If(a, cpu, c) for a, c in zip(at, self.cpus, strict=True)]
-        return self._with(sets, lens, cpus, (self.nused, self.ninfl, self.navail + 1))
+        counts = (self.nused, self.ninfl, self.navail + 1, self.nring + length)
+        return self._with(sets, lens, cpus, counts)
 
     def pop(self) -> Ring:
         """Device ``virtqueue_pop``: the oldest available buffer is in flight."""
         return self._with(
-            self.sets, self.lens, self.cpus, (self.nused, self.ninfl + 1, self.navail - 1)
+            self.sets,
+            self.lens,
+            self.cpus,
+            (self.nused, self.ninfl + 1, self.navail - 1, self.nring),
         )
 
     def push(self) -> Ring:
         """Device ``virtqueue_push(0)``: the oldest in-flight buffer is used."""
         return self._with(
-            self.sets, self.lens, self.cpus, (self.nused + 1, self.ninfl - 1, self.navail)
+            self.sets,
+            self.lens,
+            self.cpus,
+            (self.nused + 1, self.ninfl - 1, self.navail, self.nring),
         )
 
     def get_buf(self) -> Ring:
@@ -150,7 +158,7 @@ class Ring:
             [*self.sets[1:], self.empty],
             [*self.lens[1:], self.zero],
             cpus,
-            (self.nused - 1, self.ninfl, self.navail),
+            (self.nused - 1, self.ninfl, self.navail, self.nring - self.lens[0]),
         )
 
     def drop_used(self) -> Ring:
@@ -168,15 +176,18 @@ class Ring:
 
         cpus = None if self.cpus is None else shifted(self.cpus, self.cpus[0] * 0)
         zero = self.nused * 0
+        dropped = [z3.If(z3.ULT(j, self.nused), n, self.zero) for j, n in enumerate(self.lens)]
+        nring = self.nring - functools.reduce(lambda a, b: a + b, dropped)
         return self._with(
             shifted(self.sets, self.empty),
             shifted(self.lens, self.zero),
             cpus,
-            (zero, self.ninfl, self.navail),
+            (zero, self.ninfl, self.navail, nring),
         )
 
     def updates(self) -> dict[str, Any]:
         out: dict[str, Any] = {"nused": self.nused, "ninfl": self.ninfl, "navail": self.navail}
+        out["nring"] = self.nring
         for j in range(self.size):
             out[f"slot{j}"] = self.sets[j]
             out[f"slotn{j}"] = self.lens[j]
@@ -228,6 +239,7 @@ class HintingOomEncoding(Encoding[State]):
         """Counter width: no reachable count (a held total with duplicates included) wraps."""
         self.ext = (self.R + c.cpus + 2).bit_length() + 1
         """Extra bits for sums of counters that must not wrap (lemmas)."""
+        self._below: dict[int, Any] = {}
 
     # -- variables ---------------------------------------------------------------------
 
@@ -242,7 +254,7 @@ class HintingOomEncoding(Encoding[State]):
             out[f"slotn{j}"] = bv
             if self.percpu:
                 out[f"slotcpu{j}"] = z3.BitVecSort(self.cw)
-        out |= {"nused": rb, "ninfl": rb, "navail": rb}
+        out |= {"nused": rb, "ninfl": rb, "navail": rb, "nring": bv}
         out |= {
             "oom": z3.BoolSort(),
             "oom_cpu": z3.BitVecSort(self.cw),
@@ -283,7 +295,7 @@ class HintingOomEncoding(Encoding[State]):
             [v[f"slot{j}"] for j in range(self.R)],
             [v[f"slotn{j}"] for j in range(self.R)],
             cpus,
-            (v["nused"], v["ninfl"], v["navail"]),
+            (v["nused"], v["ninfl"], v["navail"], v["nring"]),
             self.empty(),
             self.bv(0),
         )
@@ -293,10 +305,7 @@ class HintingOomEncoding(Encoding[State]):
 
     def held_wide(self, v: Vars) -> Any:
         """Blocks the hinting path holds (isolated arrays and ring buffers), unwrapped."""
-        r = self.ring(v)
-        terms = [
-            z3.If(r.live(j), self.wide(r.lens[j]), self.wide(self.bv(0))) for j in range(self.R)
-        ]
+        terms = [self.wide(v["nring"])]
         if self.percpu:
             terms += [self.wide(v[f"niso{c}"]) for c in range(self.cpus)]
         return functools.reduce(lambda a, b: a + b, terms, self.wide(self.bv(0)))
@@ -345,6 +354,7 @@ class HintingOomEncoding(Encoding[State]):
             if self.percpu:
                 out[f"slotcpu{j}"] = 0 if buf is None else buf[0]
         out |= {"nused": len(vq.used), "ninfl": len(vq.inflight), "navail": len(vq.avail)}
+        out["nring"] = sum(len(m.payload(b)) for b in bufs)
         o = state.oom
         out |= {
             "oom": o is not None,
@@ -455,43 +465,50 @@ class HintingOomEncoding(Encoding[State]):
 
     # -- symmetric choices (exact relation) ------------------------------------------------
 
-    def features(self, v: Vars, x: Any) -> list[Any]:
-        """Block x's signature (``hinting_oom._signature``) as Boolean features."""
-        out = [v["free"][x], z3.And(v["free"][x], v["reported"][x])]
-        out += [v[f"alloc{c}"][x] for c in range(self.cpus)]
+    def features(self, v: Vars) -> list[Any]:
+        """A block's signature (``hinting_oom._signature``) as frame sets, one per feature:
+        free, free and reported, each vCPU's allocation, each bit of each array's count,
+        each isolated array, each live ring slot (a slot stands for (stage, index))."""
+        out = [v["free"], meet(v["free"], v["reported"])]
+        out += [v[f"alloc{c}"] for c in range(self.cpus)]
         if self.percpu:
             for c in range(self.cpus):
-                out += [v[f"listed{c}_{k}"][x] for k in range(self.planes)]
-                out.append(v[f"iso{c}"][x])
+                out += [v[f"listed{c}_{k}"] for k in range(self.planes)]
+                out.append(v[f"iso{c}"])
         r = self.ring(v)
-        out += [z3.And(r.live(j), r.sets[j][x]) for j in range(self.R)]
+        out += [z3.If(r.live(j), r.sets[j], self.empty()) for j in range(self.R)]
         return out
 
-    def same_class(self, v: Vars, x: Any, y: Any) -> Any:
-        return z3.And(
-            [a == b for a, b in zip(self.features(v, x), self.features(v, y), strict=True)]
-        )
+    def same_class(self, v: Vars, x: Any) -> Any:
+        """The set of blocks with block x's signature."""
+        return meet(*[z3.If(f[x], f, z3.Map(_NOT, f)) for f in self.features(v)])
+
+    def below(self, x: int) -> Any:
+        """The constant set {0, ..., x - 1}."""
+        if x not in self._below:
+            out = self.empty()
+            for y in range(x):
+                out = z3.Store(out, z3.BitVecVal(y, self.width), True)
+            self._below[x] = out
+        return self._below[x]
 
     def lowest_of_class(self, v: Vars, among: Any, b: Any) -> Any:
         """No block below b in ``among`` has b's signature (``HintingOom.choices``)."""
-        out = []
-        for y in range(self.size):
-            yv = z3.BitVecVal(y, self.width)
-            out.append(
-                z3.Implies(z3.And(z3.ULT(yv, b), among[yv]), z3.Not(self.same_class(v, yv, b)))
-            )
-        return z3.And(out)
+        rivals = meet(among, self.same_class(v, b))
+        return z3.And(
+            [
+                z3.Implies(z3.ULT(y, b), z3.Not(rivals[z3.BitVecVal(y, self.width)]))
+                for y in range(self.size)
+            ]
+        )
 
     def lowest_of_classes(self, v: Vars, among: Any, take: Any) -> Any:
         """``take`` holds, of each class of ``among``, its lowest blocks (``subsets``)."""
         out = []
-        for x in range(self.size):
+        for x in range(1, self.size):
             xv = z3.BitVecVal(x, self.width)
-            for y in range(x):
-                yv = z3.BitVecVal(y, self.width)
-                out.append(
-                    z3.Implies(z3.And(take[xv], among[yv], self.same_class(v, xv, yv)), take[yv])
-                )
+            lower = meet(among, self.same_class(v, xv), self.below(x))
+            out.append(z3.Implies(take[xv], minus(lower, take) == self.empty()))
         return z3.And(out)
 
     # -- Next -----------------------------------------------------------------------------
@@ -763,13 +780,17 @@ class HintingOomEncoding(Encoding[State]):
         take = meet(eligible, z3.Const(f"{p.tag}.pick", self.fs))
         breach = z3.Or(c["low_breach"], z3.ULT(nfree - count, self.bv(cfg.wmark_low)))
         ring = self.ring(c)
-        used = functools.reduce(
-            lambda a, b: a + b,
-            [
-                z3.If(ring.live(j), self.wide(self._umax1(ring.lens[j])), self.wide(self.bv(0)))
-                for j in range(self.R)
-            ],
-        )
+        # Descriptors in use: one per block of each buffer (at least one per buffer). Every
+        # report is a non-empty batch, so the proof relation counts the ring's blocks.
+        used = self.wide(ring.nring)
+        if exact:
+            used = functools.reduce(
+                lambda a, b: a + b,
+                [
+                    z3.If(ring.live(j), self.wide(self._umax1(ring.lens[j])), self.wide(self.bv(0)))
+                    for j in range(self.R)
+                ],
+            )
         fits = z3.ULE(used + self.wide(count), self.wide(self.bv(self.R)))
         full = count == cfg.capacity
         added = ring.add(take, count, None).updates() | {
@@ -901,8 +922,13 @@ class HintingOomEncoding(Encoding[State]):
         total = counts[0] + counts[1] + counts[2]
         return z3.And(
             *[z3.ULE(x, one) for x in counts],
-            z3.Implies(self.worker_is(v, Worker.OFF, Worker.CYCLE), total == 0),
-            z3.Implies(self.worker_is(v, Worker.WAIT, Worker.WAIT_LEFTOVER), total == 1),
+            z3.Implies(
+                self.worker_is(v, Worker.OFF, Worker.CYCLE), z3.And(total == 0, v["nring"] == 0)
+            ),
+            z3.Implies(
+                self.worker_is(v, Worker.WAIT, Worker.WAIT_LEFTOVER),
+                z3.And(total == 1, v["nring"] == v["slotn0"]),
+            ),
         )
 
     def oom_lemma(self, v: Vars) -> Any:
