@@ -646,7 +646,7 @@ class ThpSplitEncoding(Encoding[State]):
                         upd[key] = z3.Store(c[key], q, value)
                     else:
                         key = self.nm("data", r)
-                        got = upd.get(key, c[key])[q]
+                        got = (upd[key] if key in upd else c[key])[q]
                         hit = z3.And(got != self.arr(c, "guest", r)[q], z3.Not(c["misread_set"]))
                         upd["misread_set"] = z3.Or(c["misread_set"], hit)
                         upd["misread"] = z3.If(hit, pg, c["misread"])
@@ -881,7 +881,7 @@ class ThpSplitEncoding(Encoding[State]):
             upd = self.fill(c, r, None, data)
             upd[f"thp{r}"] = z3.BoolVal(True)
             upd.update(self.queue_upd(self.q_append(self.queue(c), r)))
-            count = self.count(r, lambda j, nz=nz: nz[j])
+            count = self.count(r, nz.__getitem__)
             guard = z3.And(
                 refuses == self.full(False),
                 z3.Not(c[f"thp{r}"]),
@@ -937,8 +937,7 @@ class ThpSplitEncoding(Encoding[State]):
             if self.variant == UNDERUSED_511 and self.mpn == self.S - 1:
                 underused: Any = z3.BoolVal(False)
             else:
-                data = self.arr(c, "data", r)
-                zeros = self.count(r, lambda j, data=data: z3.Not(data[j]))
+                zeros = self.count(r, s_not(self.arr(c, "data", r)).__getitem__)
                 underused = z3.UGT(zeros, self.en(self.mpn, self.cw))
             do_split = partial if self.m.config.mlocked else z3.Or(partial, underused)
             head = c["q0"] == self.en(r, self.rw)
