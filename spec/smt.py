@@ -183,6 +183,8 @@ class Encoding(ABC, Generic[StateT]):
     """The sizes at which ``bench_prove.py`` proves the good designs."""
     bench_bmc_sizes: ClassVar[tuple[int, ...]] = (64,)
     """The sizes at which ``bench_prove.py`` refutes the bad variants by BMC."""
+    bench_config: ClassVar[Mapping[str, Any]] = {}
+    """Other config overrides for ``bench_prove.py`` (e.g. a second region)."""
     conformance_configs: ClassVar[Sequence[tuple[Mapping[str, Any], int]]] = (
         ({"frames": 8}, 20),
         ({"frames": 32}, 6),
