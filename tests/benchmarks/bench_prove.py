@@ -18,6 +18,7 @@ import itertools
 import time
 
 from hintspec.configs import make_config
+from hintspec.proof_manifest import load_proof_manifest
 from hintspec.registry import get_model
 from hintspec.smt import bmc, encoding_for, encodings, prove
 
@@ -41,8 +42,12 @@ def main() -> None:
         enc_cls = encodings()[name]
         sizes = _sizes(args.frames) if args.frames else enc_cls.bench_sizes
         bmc_sizes = _sizes(args.bmc_frames) if args.bmc_frames else enc_cls.bench_bmc_sizes
+        # Bad variants that break only liveness properties are no BMC target.
+        liveness = {
+            e.variant for e in load_proof_manifest() if e.model == name and e.check == "liveness"
+        }
         for frames, good in itertools.product(sizes, enc_cls.proved_variants):
-            size = {enc_cls.size_parameter: frames}
+            size = {**enc_cls.bench_config, enc_cls.size_parameter: frames}
             enc = encoding_for(cls(make_config(cls, good, size)))
             start = time.perf_counter()
             result = prove(enc, timeout=args.timeout)
@@ -54,8 +59,12 @@ def main() -> None:
                 flush=True,
             )
         for frames in bmc_sizes:
-            for variant in [v for v in cls.variants if v not in enc_cls.proved_variants]:
-                size = {enc_cls.size_parameter: frames}
+            bad = [v for v in cls.variants if v not in enc_cls.proved_variants]
+            for variant in bad:
+                if variant in liveness:
+                    print(f"| {name} | {variant} | {frames} | liveness only: no BMC | | | | | |")
+                    continue
+                size = {**enc_cls.bench_config, enc_cls.size_parameter: frames}
                 model = cls(make_config(cls, variant, size))
                 enc = encoding_for(model)
                 start = time.perf_counter()
