@@ -110,7 +110,8 @@ class ThpSplitEncoding(Encoding[State]):
     report_config = {"regions": 2, "subpages": 512}
     report_bmc_config = {"regions": 2, "subpages": 32}
     bench_sizes = (16, 64, 128, 256, 512)
-    bench_bmc_sizes = (32,)
+    bench_bmc_sizes = (16, 32)
+    bench_config = {"regions": 2}
     # Each variant gets 4 random walks (about 5 s): two users, 1 and 2 regions, every
     # config switch; the model's default (postcopy, 1 x 4) is the first state of none.
     conformance_configs = (
