@@ -173,6 +173,10 @@ class Encoding(ABC, Generic[StateT]):
     proved_variants: ClassVar[tuple[str, ...]] = ("upstream",)
     """The good designs: a review report and the benchmark prove these; every other variant
     is a bad one, refuted by BMC."""
+    proof_properties: ClassVar[tuple[str, ...] | None] = None
+    """The properties :func:`prove` proves by default (None: every encoded one). An encoding
+    whose proof relation leaves part of the state open (say what the host does to page
+    content) names here those the induction can carry; BMC still searches all of them."""
     report_config: ClassVar[Mapping[str, Any]] = {}
     """Config overrides at which a review report proves the good designs."""
     report_bmc_config: ClassVar[Mapping[str, Any]] = {}
@@ -903,7 +907,7 @@ def prove(
         raise UsageError(f"k must be at least 1, not {k}")
     start = time.monotonic()
     budget = _Budget(timeout)
-    props = _property_names(enc, properties)
+    props = _property_names(enc, enc.proof_properties if properties is None else properties)
     conj = enc.conjuncts(props, lemmas=lemmas)
     lemma_names = [n for n in conj if n not in props]
 
