@@ -80,12 +80,12 @@ class PageReportingEncoding(Encoding[State]):
     """Frame sets per list and order, the worker's registers, scatterlist slots, the ring."""
 
     model_name = "page_reporting"
-    bmc_depth = 14
+    bmc_depth = 10
     proved_variants = ("upstream", "offline")
-    report_config = {"frames": 512, "report_order": 2, "capacity": 4}
-    report_bmc_config = {"frames": 64}
+    report_config = {"frames": 512, "report_order": 2, "capacity": 2}
+    report_bmc_config = {"frames": 8}
     bench_sizes = (64, 128, 256, 512, 1024)
-    bench_bmc_sizes = (64,)
+    bench_bmc_sizes = (8,)
     conformance_configs = (
         ({"frames": 4, "report_order": 0, "capacity": 1}, 3),
         (
@@ -791,6 +791,49 @@ class PageReportingEncoding(Encoding[State]):
         else:
             out["a free page reads back what page poisoning wrote"] = lambda v: z3.BoolVal(True)
         return out
+
+    proof_properties = (
+        "no page is lost or owned twice",
+        "a reported page is a free buddy head",
+        "at most capacity blocks are isolated",
+    )
+    """The three structural invariants of issue 8. The content properties need the host's
+    exact update, which the proof relation leaves open; ack-before-reuse and no-double-hint
+    need lemmas about the ring and ``acked`` that are not written yet. BMC searches all."""
+
+    def lemmas(self) -> dict[str, Pred]:
+        """Ownership is not inductive as stated: a state with blocks in the scatterlist
+        while the worker is off or ending its pass loses them at ``finish`` (which frees the
+        sgl), and a slot holding an order below the reporting order is not put back by the
+        drain (it tries the orders the pass walks). Neither is reachable; these say so."""
+
+        def sgl_only_in_a_pass(v: Vars) -> Any:
+            idle = z3.Or(v["pc"] == self._pc(Pc.OFF), v["pc"] == self._pc(Pc.END))
+            return z3.And(
+                z3.ULE(v["pc"], self._pc(Pc.END)),
+                z3.Implies(idle, v["nents"] == self._slot(0)),
+            )
+
+        def slot_orders(v: Vars) -> Any:
+            return z3.And(
+                [
+                    z3.Implies(
+                        z3.ULT(self._slot(j), v["nents"]),
+                        z3.And(
+                            z3.ULE(self._ord(self.ro), v[f"sg_order{j}"]),
+                            z3.ULE(v[f"sg_order{j}"], self._ord(self.top)),
+                        ),
+                    )
+                    for j in range(self.slots)
+                ]
+            )
+
+        return {
+            "the scatterlist is empty unless a pass is walking, reporting or waiting": (
+                sgl_only_in_a_pass
+            ),
+            "every isolated block has an order the pass walks": slot_orders,
+        }
 
     def slots_aligned(self, v: Vars) -> Any:
         out = []
