@@ -36,13 +36,29 @@ often in which array, isolated by which vCPU, in which ring slot -- the model's
 within its classes and has ``count`` blocks. That is O(n) (a batch: O(n^2)) per step.
 
 Proofs (k-induction, :meth:`proof_transitions`) for the capped designs, with four lemmas
-(:meth:`lemmas`); the per-CPU designs are refuted by BMC. Which properties hold where: the
+(:meth:`lemmas`, below); the per-CPU designs are refuted by BMC. Which properties hold where: the
 capped designs keep ownership, PG_reported, the in-flight cap and "OOM only when tight" at
 every configuration; the watermark property (``capped_gate``, ``capped_no_gate``) and "no
 hinting-induced OOM" (all of them) only when the guest's own demand leaves room, i.e.
 ``blocks - cpus * demand - capacity`` above WMARK_LOW, resp. WMARK_MIN -- true at the
 report/bench configurations (demand 1 per vCPU), false at the manifest's tight ones, where
 ``hintspec prove`` refutes them.
+
+Lemmas, and why each is needed (``tests/test_smt_hinting_oom.py`` shows the CTIs):
+
+* the ring lemma -- worker OFF/CYCLE: ring empty; WAIT/WAIT_LEFTOVER: one buffer, whose
+  length is ``nring``. Without it a cycle fills the slot of a report still in the ring.
+* the counting lemma -- ``nfree + uses + held == blocks`` (in wider arithmetic, so nothing
+  wraps). Without it ``nfree`` is unconstrained: an allocation "fails" with free blocks.
+* the demand lemma -- ``nalloc{c} <= demand``: bounds ``uses`` for the watermark and OOM.
+* the OOM-record lemma -- once an OOM is recorded, ``uses + oom.free + oom.held == blocks``
+  and ``oom.held <= CAPACITY`` (the guest's uses are frozen after it): what "OOM only when
+  tight" needs at tight configurations (where an OOM happens at all).
+
+Left out: the busy loop of ``percpu_spin`` is a progress property (a lasso), which a finite
+BMC trace cannot refute; BMC refutes that variant by the in-flight cap it shares with
+``percpu_2019``. The per-CPU designs' hinting-induced OOM needs the zone emptied (about
+three steps per block), beyond BMC at 64 blocks: the explorer shows it at 4 blocks.
 """
 
 from __future__ import annotations
@@ -206,7 +222,7 @@ class HintingOomEncoding(Encoding[State]):
     bench_sizes = (64, 128, 256, 512, 1024)
     bench_bmc_sizes = (64,)
     report_config = {"blocks": 512}
-    report_bmc_config = {"blocks": 64}
+    report_bmc_config = {"blocks": 64, "ring": 4}
     conformance_configs = (
         ({"blocks": 4}, 4),
         ({"blocks": 8, "demand": 2, "capacity": 2, "ring": 2, "threshold": 2, "wmark_low": 3}, 2),
