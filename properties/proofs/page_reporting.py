@@ -86,6 +86,7 @@ class PageReportingEncoding(Encoding[State]):
     report_bmc_config = {"frames": 8}
     bench_sizes = (64, 128, 256, 512, 1024)
     bench_bmc_sizes = (8,)
+    bench_config = {"report_order": 2, "capacity": 2}
     conformance_configs = (
         ({"frames": 4, "report_order": 0, "capacity": 1}, 3),
         (
