@@ -53,30 +53,37 @@ def manifest_dir() -> Path:
     return Path(str(resources.files("hintspec.models").joinpath("manifest")))
 
 
-def load_manifest(directory: Path | None = None) -> list[Entry]:
-    """Every entry of every model's manifest file, in file-name order."""
-    directory = directory or manifest_dir()
-    entries: list[Entry] = []
+def manifest_entries(directory: Path, kind: str = "manifest") -> list[tuple[str, dict[str, Any]]]:
+    """(model, raw entry) of every ``*.json`` manifest file in ``directory``, in file-name
+    order; a file that is not JSON is one line of bad input naming it."""
+    out: list[tuple[str, dict[str, Any]]] = []
     for path in sorted(directory.glob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise UsageError(f"manifest {path.name} is not valid JSON: {exc.msg}") from None
+            raise UsageError(f"{kind} {path.name} is not valid JSON: {exc.msg}") from None
         model = doc.get("model", path.stem)
-        for raw in doc.get("entries", []):
-            entries.append(
-                Entry(
-                    model=model,
-                    variant=raw.get("variant", "upstream"),
-                    config=dict(raw.get("config", {})),
-                    expect=dict(raw.get("expect", {})),
-                    slow=bool(raw.get("slow", False)),
-                    note=str(raw.get("note", "")),
-                    max_states=raw.get("max_states"),
-                    symmetry=bool(raw.get("symmetry", True)),
-                    fuzz=bool(raw.get("fuzz", True)),
-                )
+        out.extend((model, raw) for raw in doc.get("entries", []))
+    return out
+
+
+def load_manifest(directory: Path | None = None) -> list[Entry]:
+    """Every entry of every model's manifest file, in file-name order."""
+    entries: list[Entry] = []
+    for model, raw in manifest_entries(directory or manifest_dir()):
+        entries.append(
+            Entry(
+                model=model,
+                variant=raw.get("variant", "upstream"),
+                config=dict(raw.get("config", {})),
+                expect=dict(raw.get("expect", {})),
+                slow=bool(raw.get("slow", False)),
+                note=str(raw.get("note", "")),
+                max_states=raw.get("max_states"),
+                symmetry=bool(raw.get("symmetry", True)),
+                fuzz=bool(raw.get("fuzz", True)),
             )
+        )
     return entries
 
 

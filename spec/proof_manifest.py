@@ -26,13 +26,13 @@ manifest checks it), so every variant of every encoded model is accounted for.
 from __future__ import annotations
 
 import dataclasses
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from hintspec.configs import make_config
 from hintspec.errors import UsageError
+from hintspec.manifest import manifest_entries
 from hintspec.registry import get_model
 from hintspec.smt import ProofResult, bmc, encoding_for, prove
 
@@ -67,35 +67,28 @@ def manifest_dir() -> Path:
 
 def load_proof_manifest(directory: Path | None = None) -> list[ProofEntry]:
     """Every entry of every model's proof manifest, in file-name order."""
-    directory = directory or manifest_dir()
     entries: list[ProofEntry] = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"proof manifest {path.name} is not valid JSON: {exc.msg}") from None
-        model = doc.get("model", path.stem)
-        for raw in doc.get("entries", []):
-            check = raw.get("check", "prove")
-            if check not in CHECKS:
-                raise UsageError(
-                    f"proof manifest {path.name}: check must be one of {', '.join(CHECKS)}, "
-                    f"not {check!r}"
-                )
-            entries.append(
-                ProofEntry(
-                    model=model,
-                    variant=raw.get("variant", "upstream"),
-                    config=dict(raw.get("config", {})),
-                    check=check,
-                    expect=dict(raw.get("expect", {})),
-                    k=int(raw.get("k", 1)),
-                    depth=raw.get("depth"),
-                    properties=raw.get("properties"),
-                    slow=bool(raw.get("slow", False)),
-                    note=str(raw.get("note", "")),
-                )
+    for model, raw in manifest_entries(directory or manifest_dir(), "proof manifest"):
+        check = raw.get("check", "prove")
+        if check not in CHECKS:
+            raise UsageError(
+                f"proof manifest of {model}: check must be one of {', '.join(CHECKS)}, "
+                f"not {check!r}"
             )
+        entries.append(
+            ProofEntry(
+                model=model,
+                variant=raw.get("variant", "upstream"),
+                config=dict(raw.get("config", {})),
+                check=check,
+                expect=dict(raw.get("expect", {})),
+                k=int(raw.get("k", 1)),
+                depth=raw.get("depth"),
+                properties=raw.get("properties"),
+                slow=bool(raw.get("slow", False)),
+                note=str(raw.get("note", "")),
+            )
+        )
     return entries
 
 
