@@ -310,17 +310,21 @@ def _check_all(args: argparse.Namespace) -> int:
             by_model.setdefault(entry.model, []).append((entry, result))
         for model_name, pairs in by_model.items():
             update_entries(model_name, pairs)
-    failed = [r for r in rows if r[2]]
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {"entry": e.label, "mismatches": b, **result_json(r, traces.get(e.label, {}))}
-                    for e, r, b in rows
-                ],
-                indent=2,
-            )
-        )
+    return manifest_summary(
+        [
+            {"entry": e.label, "mismatches": b, **result_json(r, traces.get(e.label, {}))}
+            for e, r, b in rows
+        ],
+        as_json=args.json,
+    )
+
+
+def manifest_summary(rows: list[dict[str, Any]], *, as_json: bool) -> int:
+    """The end of a manifest run (``check --all``, ``prove --all``): every row as JSON, or
+    the count of entries as expected; EXIT_OK if every row has no mismatches."""
+    failed = [r for r in rows if r["mismatches"]]
+    if as_json:
+        print(json.dumps(rows, indent=2))
     else:
         print()
         print(

@@ -25,6 +25,7 @@ from hintspec.cli import (
     _positive_float,
     _positive_int,
     add_model_arguments,
+    manifest_summary,
     model_from_args,
     trace_path,
 )
@@ -177,24 +178,13 @@ def _prove_all(args: argparse.Namespace) -> int:
         for b in bad:
             print(f"{'':<18}MISMATCH {b}")
         sys.stdout.flush()
-    failed = [r for r in rows if r[2]]
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {"entry": e.label, "mismatches": b} | ({} if r is None else result_json(r, {}))
-                    for e, r, b in rows
-                ],
-                indent=2,
-            )
-        )
-    else:
-        print()
-        print(
-            f"{len(rows)} entries, {len(rows) - len(failed)} as expected, "
-            f"{len(failed)} not as expected"
-        )
-    return 0 if not failed else 1
+    return manifest_summary(
+        [
+            {"entry": e.label, "mismatches": b} | ({} if r is None else result_json(r, {}))
+            for e, r, b in rows
+        ],
+        as_json=args.json,
+    )
 
 
 def result_json(result: ProofResult, paths: dict[str, str]) -> dict[str, Any]:
