@@ -34,7 +34,7 @@ from hintspec.configs import make_config
 from hintspec.errors import UsageError
 from hintspec.manifest import manifest_entries
 from hintspec.registry import get_model
-from hintspec.smt import ProofResult, bmc, encoding_for, prove
+from hintspec.smt import ProofResult, bmc, encoding_for, encodings, prove
 
 CHECKS = ("prove", "bmc", "liveness")
 
@@ -127,4 +127,39 @@ def mismatches(entry: ProofEntry, result: ProofResult | None) -> list[str]:
             want = sorted(want)
         if have != want:
             out.append(f"{key}: expected {want}, got {have}")
+    return out
+
+
+def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofResult]:
+    """What ``hintspec report`` shows for a model (its Z3 column): the non-slow entries of
+    its proof manifest (``properties/proofs/manifest/``: proofs of the good designs, BMC
+    refutations of the bad ones; ``liveness`` entries are the explorer's business). Without
+    a manifest, the proof of each good design (``proved_variants``) at the encoding's
+    ``report_config`` and a BMC search for every other variant at its
+    ``report_bmc_config``. Empty for a model with no encoding."""
+    found = encodings()
+    if model_name not in found:
+        return []
+    entries = [e for e in load_proof_manifest() if e.model == model_name and not e.slow]
+    out: list[ProofResult] = []
+    if entries:
+        for entry in entries:
+            result = run_proof_entry(entry, timeout=timeout)
+            if result is not None:
+                out.append(result)
+    else:
+        enc_cls = found[model_name]
+        cls = get_model(model_name)
+        for variant in enc_cls.variants:
+            if variant in enc_cls.proved_variants:
+                model = cls(make_config(cls, variant, dict(enc_cls.report_config)))
+                out.append(prove(enc_cls(model), timeout=timeout))
+            else:
+                model = cls(make_config(cls, variant, dict(enc_cls.report_bmc_config)))
+                bad = enc_cls(model)
+                out.append(bmc(bad, bad.bmc_depth, timeout=timeout))
+    for result in out:
+        if result.trace is not None and result.trace.prop is not None:
+            # A refutation is about the property it breaks, not every one searched for.
+            result.properties = [result.trace.prop]
     return out

@@ -324,7 +324,7 @@ def test_a_failing_entry_does_not_stop_the_report(
 
 
 def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The Z3 extension point: whatever hintspec.smt.report_proofs returns is a column."""
+    """The Z3 extension point: whatever proof_manifest.report_proofs returns is a column."""
     import hintspec.report as report_mod
 
     class Verdict(enum.Enum):

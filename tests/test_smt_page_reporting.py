@@ -11,7 +11,8 @@ import pytest
 from hintspec.configs import make_config
 from hintspec.models.page_reporting import FreeInit, Pc
 from hintspec.registry import get_model
-from hintspec.smt import Cti, Encoding, ProofVerdict, _Budget, _step, bmc, encoding_for, prove
+from hintspec.smt import Budget, Cti, Encoding, ProofVerdict, bmc, encoding_for, prove
+from hintspec.smt.induction import _step
 from hintspec.trace import replay
 
 OWNERSHIP = "no page is lost or owned twice"
@@ -64,14 +65,14 @@ def test_ownership_as_stated_is_not_inductive_the_cti_shows_why() -> None:
     conj = enc.conjuncts([OWNERSHIP], lemmas=False)
     # finish frees the scatterlist: from a state (unreachable) with blocks isolated at the
     # end of a pass, their frames are lost.
-    cti = _step(enc, conj, 1, "finish", OWNERSHIP, _Budget(60), 0)
+    cti = _step(enc, conj, 1, "finish", OWNERSHIP, Budget(60), 0)
     assert isinstance(cti, Cti) and cti.broken == OWNERSHIP
     assert cti.pre[0].pc is Pc.END and cti.pre[0].sgl
     assert "Counterexample to induction" in cti.render(enc.model)
     # With the lemmas assumed, no step breaks ownership.
     strong = enc.conjuncts([OWNERSHIP], lemmas=True)
     for action in ("finish", "report", "drain"):
-        assert _step(enc, strong, 1, action, OWNERSHIP, _Budget(60), 0) is None, action
+        assert _step(enc, strong, 1, action, OWNERSHIP, Budget(60), 0) is None, action
 
 
 def test_liveness_only_variants_break_no_safety_property() -> None:

@@ -71,7 +71,19 @@ import z3
 from hintspec.models.hinting_oom import BUDGET_DIVISOR, PR, HintingOom, Oom, State, Worker
 from hintspec.models.virtqueue import Virtqueue
 from hintspec.properties.proofs import _bits as bits
-from hintspec.smt import Encoding, Forall, Params, Pred, Transition, Value, Vars
+from hintspec.smt import (
+    Encoding,
+    Forall,
+    Params,
+    Pred,
+    Transition,
+    Value,
+    Vars,
+    complement,
+    join,
+    meet,
+    minus,
+)
 
 EXCLUSION = "every block is in exactly one place"
 IN_FLIGHT = "hinting holds at most CAPACITY blocks"
@@ -84,25 +96,6 @@ RING_LEMMA = "the ring holds one report exactly while the worker waits for it"
 COUNT_LEMMA = "free, used and held blocks add up to the zone: nfree + uses + held == blocks"
 DEMAND_LEMMA = "each vCPU uses at most demand blocks"
 OOM_LEMMA = "an OOM record adds up: uses + oom.free + oom.held == blocks, held <= CAPACITY"
-
-_AND = z3.And(z3.Bool("_a"), z3.Bool("_b")).decl()
-_OR = z3.Or(z3.Bool("_a"), z3.Bool("_b")).decl()
-_NOT = z3.Not(z3.Bool("_a")).decl()
-
-
-def meet(*sets: Any) -> Any:
-    """Intersection of frame sets."""
-    return functools.reduce(lambda a, b: z3.Map(_AND, a, b), sets)
-
-
-def join(*sets: Any) -> Any:
-    """Union of frame sets."""
-    return functools.reduce(lambda a, b: z3.Map(_OR, a, b), sets)
-
-
-def minus(a: Any, b: Any) -> Any:
-    """``a - b``."""
-    return z3.Map(_AND, a, z3.Map(_NOT, b))
 
 
 class Ring:
@@ -216,6 +209,15 @@ class HintingOomEncoding(Encoding[State]):
     """Frame sets for the zone, the vCPUs, the arrays and the ring slots; explicit counts."""
 
     model_name = "hinting_oom"
+    variants = (
+        "capped_gate_per_batch",
+        "capped_gate",
+        "capped_no_gate",
+        "percpu_2019",
+        "percpu_drain_leak",
+        "percpu_no_recheck",
+        "percpu_spin",
+    )
     proved_variants = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
     bmc_depth = 10
     size_parameter = "blocks"
@@ -497,7 +499,7 @@ class HintingOomEncoding(Encoding[State]):
 
     def same_class(self, v: Vars, x: Any) -> Any:
         """The set of blocks with block x's signature."""
-        return meet(*[z3.If(f[x], f, z3.Map(_NOT, f)) for f in self.features(v)])
+        return meet(*[z3.If(f[x], f, complement(f)) for f in self.features(v)])
 
     def below(self, x: int) -> Any:
         """The constant set {0, ..., x - 1}."""

@@ -65,21 +65,42 @@ from hintspec.models.page_reporting import (
 )
 from hintspec.models.virtqueue import Virtqueue
 from hintspec.properties.proofs import _bits as bits
-from hintspec.smt import Encoding, Forall, Params, Pred, Transition, Value, Vars, frames_sort
+from hintspec.smt import (
+    Encoding,
+    Forall,
+    Params,
+    Pred,
+    Transition,
+    Value,
+    Vars,
+    frames_sort,
+    minus,
+)
 
 RING_EMPTY, RING_AVAIL, RING_USED = 0, 1, 2
 """Where the virtqueue's one buffer is."""
 
 _DATA, _LOST, _POISON, _ZERO = Content.DATA, Content.LOST, Content.POISON, Content.ZERO
-_P, _Q = z3.Bools("p q")
-_AND, _NOT = z3.And(_P, _Q).decl(), z3.Not(_P).decl()
-"""Set intersection and complement of frame sets, for ``z3.Map``."""
 
 
 class PageReportingEncoding(Encoding[State]):
     """Frame sets per list and order, the worker's registers, scatterlist slots, the ring."""
 
     model_name = "page_reporting"
+    variants = (
+        "upstream",
+        "offline",
+        "alloc_keeps_reported",
+        "merge_keeps_reported",
+        "reuse_before_ack",
+        "isolate_ignores_cap",
+        "walk_ignores_reported",
+        "no_leftover_report",
+        "no_budget",
+        "atomic_set_idle",
+        "no_poison_check",
+        "offline_mixed_merge",
+    )
     bmc_depth = 10
     proved_variants = ("upstream", "offline")
     report_config = {"frames": 512, "report_order": 2, "capacity": 2}
@@ -340,7 +361,7 @@ class PageReportingEncoding(Encoding[State]):
         """The heads the pass may isolate from list ``o``."""
         if self.variant == "walk_ignores_reported":
             return v[f"free{o}"]
-        return z3.Map(_AND, v[f"free{o}"], z3.Map(_NOT, v["reported"]))
+        return minus(v[f"free{o}"], v["reported"])
 
     def _tabulate(self, body: Any) -> Any:
         """The frame set whose frame f is ``body(f)``, one store per frame (exact and

@@ -38,6 +38,12 @@ class ReferenceBuddyEncoding(Encoding[State]):
     """Frame sets: free heads per order, allocated, isolated, reported."""
 
     model_name = "reference_buddy"
+    variants = (
+        "upstream",
+        "alloc_keeps_reported",
+        "isolate_ignores_cap",
+        "merge_keeps_reported",
+    )
     bmc_depth = 6
     report_config = {"frames": 1024}
     report_bmc_config = {"frames": 64}

@@ -65,7 +65,19 @@ from hintspec.models.thp_split import (
     Vcpu,
 )
 from hintspec.properties.proofs import _bits as bits
-from hintspec.smt import Encoding, Forall, Params, Pred, Transition, Value, Vars, frames_sort
+from hintspec.smt import (
+    Encoding,
+    Forall,
+    Params,
+    Pred,
+    Transition,
+    Value,
+    Vars,
+    complement,
+    frames_sort,
+    join,
+    meet,
+)
 
 KIND_BITS = {
     Kind.NONE: (False, False),
@@ -82,9 +94,6 @@ BITMAPS = ("guest", "dirty", "received", "unsaved", "populated")
 """The other per-page frame sets (State fields of the same name)."""
 SNAPSHOT = (Phase.RUNNING, Phase.PREPARED, Phase.TRACKING, Phase.DONE)
 
-_A, _B = z3.Bools("a b")
-AND, OR, NOT = z3.And(_A, _B).decl(), z3.Or(_A, _B).decl(), z3.Not(_A).decl()
-
 Upd = dict[str, Any]
 """Updates of one outcome: variable name -> its next value."""
 Outcome = tuple[Any, Upd]
@@ -93,25 +102,18 @@ Queue = tuple[Any, list[Any]]
 """The split queue: (length, slots)."""
 
 
-def s_and(a: Any, b: Any) -> Any:
-    """Intersection of two frame sets."""
-    return z3.Map(AND, a, b)
-
-
-def s_or(a: Any, b: Any) -> Any:
-    """Union of two frame sets."""
-    return z3.Map(OR, a, b)
-
-
-def s_not(a: Any) -> Any:
-    """Complement of a frame set."""
-    return z3.Map(NOT, a)
-
-
 class ThpSplitEncoding(Encoding[State]):
     """Frame sets per region (the page table and the bitmaps), scalars for the rest."""
 
     model_name = "thp_split"
+    variants = (
+        "upstream",
+        "v1_pte_none",
+        "khugepaged_ignores_uffd",
+        "underused_511_exit",
+        "zeropage_drops_uffd_wp",
+        "qemu_skips_nhp_range",
+    )
     bmc_depth = 8
     size_parameter = "subpages"
     report_config = {"regions": 2, "subpages": 512}
@@ -223,15 +225,15 @@ class ThpSplitEncoding(Encoding[State]):
         return self.kind(c, r, q, Kind.NONE)
 
     def none_set(self, c: Vars, r: int) -> Any:
-        return s_and(s_not(self.arr(c, "k0", r)), s_not(self.arr(c, "k1", r)))
+        return meet(complement(self.arr(c, "k0", r)), complement(self.arr(c, "k1", r)))
 
     def thp_set(self, c: Vars, r: int) -> Any:
-        return s_and(self.arr(c, "k0", r), s_not(self.arr(c, "k1", r)))
+        return meet(self.arr(c, "k0", r), complement(self.arr(c, "k1", r)))
 
     def nz_set(self, c: Vars, r: int) -> Any:
         """Entries that are none or the zeropage (khugepaged's none_or_zero)."""
         k0, k1 = self.arr(c, "k0", r), self.arr(c, "k1", r)
-        return s_or(s_and(k0, k1), s_and(s_not(k0), s_not(k1)))
+        return join(meet(k0, k1), meet(complement(k0), complement(k1)))
 
     def sleeping_missing(self, c: Vars) -> Any:
         run = c["run"]
@@ -383,7 +385,12 @@ class ThpSplitEncoding(Encoding[State]):
         if mask is None:
             new = (self.full(True), self.full(False), self.full(False), self.full(True))
         else:
-            new = (s_or(k0, mask), s_and(k1, s_not(mask)), s_and(wp, s_not(mask)), s_or(pop, mask))
+            new = (
+                join(k0, mask),
+                meet(k1, complement(mask)),
+                meet(wp, complement(mask)),
+                join(pop, mask),
+            )
         names = ("k0", "k1", "wp", "populated")
         out = {self.nm(n, r): t for n, t in zip(names, new, strict=True)}
         out[self.nm("data", r)] = data
@@ -570,7 +577,7 @@ class ThpSplitEncoding(Encoding[State]):
         if proof:
             # Only the empty pages of the region become THP subpages.
             holes = self.none_set(c, r)
-            upd = self.fill(c, r, holes, z3.Store(s_and(data, s_not(holes)), q, value))
+            upd = self.fill(c, r, holes, z3.Store(meet(data, complement(holes)), q, value))
             upd.update(self.havoc_regions(p))
             thp_ok = c["thp_allowed"]
             small_ok: Any = z3.BoolVal(True)
@@ -724,9 +731,9 @@ class ThpSplitEncoding(Encoding[State]):
             "thp_allowed": c["thp_allowed"] if self.variant == NO_NHP else z3.BoolVal(False),
         }
         for r in range(self.R):
-            kept = s_not(self.arr(c, "dirty", r))
+            kept = complement(self.arr(c, "dirty", r))
             for name in (*PLANES, "received", "populated"):
-                upd[self.nm(name, r)] = s_and(self.arr(c, name, r), kept)
+                upd[self.nm(name, r)] = meet(self.arr(c, name, r), kept)
         if proof:
             upd.update(self.havoc_regions(p))
             return z3.And(self.phase_is(c, Phase.PRECOPY), self.assign(c, n, upd))
@@ -813,17 +820,17 @@ class ThpSplitEncoding(Encoding[State]):
         for r in range(self.R):
             holes = self.none_set(c, r)
             if b0:
-                upd[self.nm("k0", r)] = s_or(self.arr(c, "k0", r), holes)
-            upd[self.nm("k1", r)] = s_or(self.arr(c, "k1", r), holes)
+                upd[self.nm("k0", r)] = join(self.arr(c, "k0", r), holes)
+            upd[self.nm("k1", r)] = join(self.arr(c, "k1", r), holes)
             for name in ("data", "wp"):
-                upd[self.nm(name, r)] = s_and(self.arr(c, name, r), s_not(holes))
-            upd[self.nm("populated", r)] = s_or(self.arr(c, "populated", r), holes)
+                upd[self.nm(name, r)] = meet(self.arr(c, name, r), complement(holes))
+            upd[self.nm("populated", r)] = join(self.arr(c, "populated", r), holes)
         return z3.And(self.phase_is(c, Phase.RUNNING), self.assign(c, n, upd))
 
     def _tracking_start(self, c: Vars, n: Vars, p: Params) -> Any:
         upd: Upd = {"phase": self.en(Phase.TRACKING, 3), "uffd": self.en(Uffd.WP, 2)}
         for r in range(self.R):
-            upd[self.nm("wp", r)] = s_or(self.arr(c, "wp", r), s_not(self.none_set(c, r)))
+            upd[self.nm("wp", r)] = join(self.arr(c, "wp", r), complement(self.none_set(c, r)))
             upd[self.nm("unsaved", r)] = self.full(True)
         return z3.And(self.phase_is(c, Phase.PREPARED), self.assign(c, n, upd))
 
@@ -877,12 +884,12 @@ class ThpSplitEncoding(Encoding[State]):
         cases = []
         for r in range(self.R):
             nz = self.nz_set(c, r)
-            wp_refuses = s_and(s_not(nz), self.arr(c, "wp", r))
-            refuses = z3.If(armed, s_or(nz, wp_refuses), wp_refuses)
+            wp_refuses = meet(complement(nz), self.arr(c, "wp", r))
+            refuses = z3.If(armed, join(nz, wp_refuses), wp_refuses)
             data = self.arr(c, "data", r)
             if proof:
                 # Only the pages that would not refuse the collapse change.
-                upd = self.fill(c, r, s_not(refuses), data)
+                upd = self.fill(c, r, complement(refuses), data)
                 upd.update(self.havoc_regions(p))
                 cases.append(self.assign(c, n, upd))
                 continue
@@ -905,23 +912,23 @@ class ThpSplitEncoding(Encoding[State]):
         cfg = self.m.config
         k0, k1, wp = (self.arr(c, x, r) for x in ("k0", "k1", "wp"))
         thp = self.thp_set(c, r)
-        zero = s_and(thp, s_not(self.arr(c, "data", r)))
-        rest = s_and(k0, s_not(thp))
+        zero = meet(thp, complement(self.arr(c, "data", r)))
+        rest = meet(k0, complement(thp))
         remapped_any = zero != self.full(False)
         # The zero subpages become: kept small pages (no zeropage allowed), the zeropage
         # (keeping uffd-wp unless WP_LOST), or -- v1 in a VMA not armed -- pte_none.
         if cfg.mlocked or cfg.mm_forbids_zeropage:
             k0_new, wp_new, remapped = rest, wp, z3.BoolVal(False)
         else:
-            k0_new = s_or(rest, zero)
-            wp_new = wp if self.variant != WP_LOST else s_and(wp, s_not(zero))
+            k0_new = join(rest, zero)
+            wp_new = wp if self.variant != WP_LOST else meet(wp, complement(zero))
             remapped = remapped_any
-        k1_new = s_or(k1, thp)
+        k1_new = join(k1, thp)
         if self.variant == V1 and not (cfg.mlocked or cfg.mm_forbids_zeropage):
             unarmed = z3.Not(self.armed(c))
             k0_new = z3.If(unarmed, rest, k0_new)
-            k1_new = z3.If(unarmed, s_or(k1, s_and(thp, s_not(zero))), k1_new)
-            wp_new = z3.If(unarmed, s_and(wp, s_not(zero)), wp_new)
+            k1_new = z3.If(unarmed, join(k1, meet(thp, complement(zero))), k1_new)
+            wp_new = z3.If(unarmed, meet(wp, complement(zero)), wp_new)
             remapped = z3.And(self.armed(c), remapped)
         upd = {self.nm("k0", r): k0_new, self.nm("k1", r): k1_new, self.nm("wp", r): wp_new}
         upd["stat_split"] = z3.BoolVal(True)
@@ -945,7 +952,7 @@ class ThpSplitEncoding(Encoding[State]):
             if self.variant == UNDERUSED_511 and self.mpn == self.S - 1:
                 underused: Any = z3.BoolVal(False)
             else:
-                zeros = self.count(r, s_not(self.arr(c, "data", r)).__getitem__)
+                zeros = self.count(r, complement(self.arr(c, "data", r)).__getitem__)
                 underused = z3.UGT(zeros, self.en(self.mpn, self.cw))
             do_split = partial if self.m.config.mlocked else z3.Or(partial, underused)
             head = c["q0"] == self.en(r, self.rw)
