@@ -69,7 +69,7 @@ class ReferenceBuddy(Model[Config, State]):
         "merge_keeps_reported": "merging forgets to clear the buddy's reported bit",
     }
     reference_config = {"frames": 16}
-    vectorized = "hintspec.models.reference_buddy_vector:vectorized"
+    vectorized = "hintspec.models._reference_buddy_vector:vectorized"
     hypothesis_config = {"frames": 256}
     frame_legend = {"A": "allocated", "f": "free", "R": "free and reported", "I": "isolated"}
 

@@ -19,6 +19,7 @@ extra) and the model has no liveness properties (which need the edge list).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -67,14 +68,18 @@ class Vectorized(Protocol):
         """The State a packed integer stands for."""
 
 
+NUMPY_MISSING = "the vector engine needs numpy: pip install 'hintspec[fast]'"
+
+
+def numpy_available() -> bool:
+    """Whether numpy can be imported (it is an optional extra)."""
+    return importlib.util.find_spec("numpy") is not None
+
+
 def vectorized_form(model: Model[Any, Any]) -> Vectorized | None:
     """The model's vectorised form, or None (no form, no numpy, or liveness to check)."""
     spec = getattr(model, "vectorized", None)
-    if not spec or model.properties_of(PropertyKind.LIVENESS):
-        return None
-    try:
-        importlib.import_module("numpy")
-    except ImportError:
+    if not spec or model.properties_of(PropertyKind.LIVENESS) or not numpy_available():
         return None
     module_name, _, attr = str(spec).partition(":")
     factory = getattr(importlib.import_module(module_name), attr)

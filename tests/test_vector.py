@@ -8,7 +8,7 @@ import pytest
 from hintspec.configs import make_config
 from hintspec.errors import UsageError
 from hintspec.explore import check, explore
-from hintspec.models.reference_buddy_vector import VectorReferenceBuddy
+from hintspec.models._reference_buddy_vector import VectorReferenceBuddy
 from hintspec.registry import get_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
