@@ -12,18 +12,31 @@ An entry::
      "expect": {"verdict": "holds", "failing": [],
                 "distinct_states": 730, "transitions": 4508, "depth": 13},
      "slow": false, "note": "why this entry exists"}
+
+Each file also records, under ``"fuzz"``, what a Hypothesis run of the model's default
+design at its ``hypothesis_config`` may find -- a configuration far beyond enumeration,
+where the explorer's entries cannot speak::
+
+    "fuzz": {"variant": "upstream", "config": {"pages": 40, ...},
+             "expect": {"failing": ["no OOM kill while ..."]},
+             "note": "the premature-OOM-kill window of the entry at array_pfns_max=4"}
+
+``failing`` lists the properties the design is known to break there (a FINDING recorded
+by an explorer entry at a smaller size of the same configuration); a run that breaks any
+other property is a failure of the manifest, not a matter of luck.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from hintspec.configs import config_overrides, make_config
-from hintspec.errors import UsageError
+from hintspec.errors import ModelError, UsageError
 from hintspec.explore import CheckResult, check
 from hintspec.registry import get_model
 
@@ -47,6 +60,18 @@ class Entry:
     def label(self) -> str:
         cfg = " ".join(f"{k}={v}" for k, v in self.config.items()) or "defaults"
         return f"{self.model}/{self.variant} [{cfg}]" + ("" if self.symmetry else " unreduced")
+
+
+@dataclasses.dataclass
+class FuzzExpectation:
+    """What a Hypothesis run of ``model``'s default design at its ``hypothesis_config`` may
+    find: the properties in ``failing`` (empty: none)."""
+
+    model: str
+    variant: str
+    config: dict[str, Any]
+    failing: list[str]
+    note: str = ""
 
 
 def manifest_dir() -> Path:
@@ -87,12 +112,62 @@ def load_manifest(directory: Path | None = None) -> list[Entry]:
     return entries
 
 
+def load_fuzz_expectations(directory: Path | None = None) -> dict[str, FuzzExpectation]:
+    """Model name -> its ``"fuzz"`` record, for the models whose manifest has one."""
+    out: dict[str, FuzzExpectation] = {}
+    for path in sorted((directory or manifest_dir()).glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"manifest {path.name} is not valid JSON: {exc.msg}") from None
+        raw = doc.get("fuzz")
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            raise UsageError(f"manifest {path.name}: 'fuzz' must be an object")
+        model = str(doc.get("model", path.stem))
+        out[model] = FuzzExpectation(
+            model=model,
+            variant=str(raw.get("variant", "upstream")),
+            config=dict(raw.get("config", {})),
+            failing=list(raw.get("expect", {}).get("failing", [])),
+            note=str(raw.get("note", "")),
+        )
+    return out
+
+
 def run_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult:
     model_cls = get_model(entry.model)
     config = make_config(model_cls, entry.variant, entry.config)
     return check(
         model_cls(config), max_states=entry.max_states, timeout=timeout, symmetry=entry.symmetry
     )
+
+
+@dataclasses.dataclass
+class EntryError:
+    """A manifest entry whose model raised while it was checked: no verdict. (Picklable,
+    so that ``check --all --jobs N`` can send it back from a worker.)"""
+
+    summary: str
+    """One line: what raised, the exception, the model's source line."""
+    seconds: float = 0.0
+
+    @property
+    def mismatch(self) -> str:
+        return f"error: {self.summary}"
+
+
+def try_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult | EntryError:
+    """:func:`run_entry`, with model code that raises turned into an :class:`EntryError`
+    (one broken entry does not stop a run over the manifest)."""
+    start = time.monotonic()
+    try:
+        return run_entry(entry, timeout=timeout)
+    except ModelError as exc:
+        where = f" at {exc.source}" if exc.source else ""
+        summary = f"{exc.where} raised {exc.exception}{where}"
+        return EntryError(summary, time.monotonic() - start)
 
 
 def observed(result: CheckResult) -> dict[str, Any]:
@@ -123,7 +198,10 @@ def update_entries(model: str, results: list[tuple[Entry, CheckResult]]) -> Path
     """Rewrite one model's manifest file with the observed figures (for reviewed updates)."""
     path = manifest_dir() / f"{model}.json"
     raws: list[dict[str, Any]] = []
-    doc = {"model": model, "entries": raws}
+    doc: dict[str, Any] = {"model": model, "entries": raws}
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if "fuzz" in previous:
+        doc["fuzz"] = previous["fuzz"]
     for entry, result in results:
         raw: dict[str, Any] = {
             "variant": entry.variant,

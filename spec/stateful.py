@@ -33,6 +33,7 @@ that never reaches one proves nothing -- but :func:`fuzz` reports which ones wer
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -45,6 +46,7 @@ from typing import Any, ClassVar
 
 from hintspec.configs import config_to_json
 from hintspec.errors import UsageError
+from hintspec.faults import model_error
 from hintspec.model import ActionSpec, Args, Model, PropertyKind, PropertySpec
 from hintspec.trace import Step, Trace, trace_from_path
 from hypothesis import HealthCheck, Phase, settings
@@ -80,6 +82,33 @@ Hypothesis's swarm testing turns rules off per test case, and a state whose enab
 actions are all off aborts it."""
 DEFAULT_PROFILE = "dev"
 
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+"""Every phase but ``explain``: it traces every line of a failing run to say which ones
+mattered, which for a model run costs more than the shrinking itself and says less than
+the trace does."""
+
+SHRINK_SECONDS: dict[str, float] = {"dev": 30.0, "ci": 20.0, "thorough": 120.0}
+"""How long :func:`fuzz` lets Hypothesis shrink a failure, per profile, so that a failure
+found is reported within seconds rather than after Hypothesis's own five-minute cap; the
+steps left are then deleted by :func:`shorten_trace`, which is bounded by the trace's
+length."""
+
+
+@contextlib.contextmanager
+def shrink_time_limit(seconds: float) -> Iterator[None]:
+    """Bound Hypothesis's shrinking to ``seconds`` for the enclosed runs.
+
+    Hypothesis has no setting for it; its engine reads the module constant
+    ``MAX_SHRINKING_SECONDS`` when shrinking starts (a test checks that it still does)."""
+    from hypothesis.internal.conjecture import engine
+
+    saved = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
+
 
 def register_profiles() -> None:
     """Register the ``dev``, ``ci`` and ``thorough`` Hypothesis profiles (idempotent).
@@ -90,7 +119,11 @@ def register_profiles() -> None:
       flake, and there is no database); no deadline, since a model step has no time budget.
     * ``thorough`` -- ten times the examples and twice the steps of ``ci``, random.
     """
-    common: dict[str, Any] = {"deadline": None, "suppress_health_check": SUPPRESSED}
+    common: dict[str, Any] = {
+        "deadline": None,
+        "suppress_health_check": SUPPRESSED,
+        "phases": PHASES,
+    }
     settings.register_profile("dev", max_examples=50, stateful_step_count=50, **common)
     settings.register_profile(
         "ci", max_examples=200, stateful_step_count=50, derandomize=True, **common
@@ -200,6 +233,17 @@ class PropertyViolation(AssertionError):
         )
 
 
+class ModelFault(Exception):
+    """The model's own code raised during a run (not a property violation): Hypothesis
+    shrinks it like any failure; :func:`fuzz` then reports it as a
+    :class:`hintspec.errors.ModelError` with the shrunk steps."""
+
+    def __init__(self, steps: Sequence[Step], original: Exception) -> None:
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.steps = list(steps)
+        self.original = original
+
+
 @dataclasses.dataclass
 class FuzzStats:
     """What happened over all the test cases of one machine class."""
@@ -297,16 +341,25 @@ class ModelMachine(RuleBasedStateMachine):
 
     def enabled(self, index: int) -> bool:
         """Does action ``index`` have an enabled choice in the current state?"""
-        return self._enabled is not None and self._enabled.enabled(index)
+        try:
+            return self._enabled is not None and self._enabled.enabled(index)
+        except Exception as exc:
+            raise ModelFault(self.steps, exc) from exc
 
     def any_enabled(self) -> bool:
-        return self._enabled is not None and self._enabled.any()
+        try:
+            return self._enabled is not None and self._enabled.any()
+        except Exception as exc:
+            raise ModelFault(self.steps, exc) from exc
 
     def take(self, index: int, data: st.DataObject) -> None:
         """Take one enabled choice of action ``index`` (the rule body of every action)."""
         assert self._enabled is not None
         spec = self.model.actions[index]
-        choices = [Choice(spec.name, a, t) for a, t in self._enabled.choices(index)]
+        try:
+            choices = [Choice(spec.name, a, t) for a, t in self._enabled.choices(index)]
+        except Exception as exc:
+            raise ModelFault(self.steps, exc) from exc
         if index in self._enabled.truncated:
             self.stats.truncated.add(spec.name)
         choice = choices[0] if len(choices) == 1 else data.draw(st.sampled_from(choices))
@@ -322,9 +375,12 @@ class ModelMachine(RuleBasedStateMachine):
         self.steps.append(Step(action, dict(args), s))
         stats = self.stats
         if stats.found_at is None and len(stats.witnesses) < len(self.sometimes_props):
-            for prop in self.sometimes_props:
-                if prop.name not in stats.witnesses and getattr(self.model, prop.method)(s):
-                    stats.witnesses[prop.name] = stats.test_cases
+            try:
+                for prop in self.sometimes_props:
+                    if prop.name not in stats.witnesses and getattr(self.model, prop.method)(s):
+                        stats.witnesses[prop.name] = stats.test_cases
+            except Exception as exc:
+                raise ModelFault(self.steps, exc) from exc
 
     def fail(self, prop: str, explanation: str) -> None:
         """Raise the violation of ``prop`` with the steps taken so far as its trace."""
@@ -347,20 +403,23 @@ class ModelMachine(RuleBasedStateMachine):
     def check_always(self, prop: PropertySpec) -> None:
         if self.state is None:
             return
-        why = self.model.evaluate_always(prop, self.state)
+        try:
+            why = self.model.evaluate_always(prop, self.state)
+        except Exception as exc:
+            raise ModelFault(self.steps, exc) from exc
         if why is not None:
             self.fail(prop.name, why)
 
     @invariant()
     def zz_no_deadlock(self) -> None:
         # Named to run after the always properties (Hypothesis runs invariants by name).
-        if (
-            self.model.check_deadlock
-            and self.state is not None
-            and not self.any_enabled()
-            and not self.model.is_terminal(self.state)
-        ):
-            self.fail(DEADLOCK, DEADLOCK_EXPLANATION)
+        if self.model.check_deadlock and self.state is not None and not self.any_enabled():
+            try:
+                terminal = self.model.is_terminal(self.state)
+            except Exception as exc:
+                raise ModelFault(self.steps, exc) from exc
+            if not terminal:
+                self.fail(DEADLOCK, DEADLOCK_EXPLANATION)
 
     @precondition(lambda self: self.state is not None and not self.any_enabled())
     @rule()
@@ -498,8 +557,9 @@ def fuzz(
     testing on (:func:`disable_swarm`); ``corpus`` gives traces a run may start from
     (:func:`witness_corpus`). Then, with ``shorten``,
     :func:`shorten_trace` deletes the steps the failure does not need. Hypothesis's own
-    report is silenced: the result carries the trace. An exception that is not a property
-    violation (a bug in the model's code) propagates."""
+    report is silenced: the result carries the trace. Model code that raises (a bug in
+    the model, not a property violation) is shrunk like a failure and raised as a
+    :class:`hintspec.errors.ModelError` with the shrunk steps."""
     base = base if base is not None else settings()
     overrides: dict[str, Any] = {
         "deadline": None,
@@ -521,11 +581,15 @@ def fuzz(
     stats = machine.stats
     stats.start, stats.start_cpu = time.monotonic(), time.process_time()
     trace: Trace | None = None
+    limit = SHRINK_SECONDS.get(profile_name(), SHRINK_SECONDS[DEFAULT_PROFILE])
     try:
-        with with_reporter(lambda _text: None):
+        with with_reporter(lambda _text: None), shrink_time_limit(limit):
             run_state_machine_as_test(machine, settings=run_settings)
     except PropertyViolation as exc:
         trace = exc.trace
+    except ModelFault as fault:
+        error = model_error(model, fault.original, checker="fuzz", steps=fault.steps)
+        raise error from fault.original
     shrunk_length = len(trace) if trace is not None else None
     if trace is not None and shorten:
         trace = shorten_trace(model, trace)
