@@ -900,10 +900,16 @@ class PageReporting(Model[Config, State]):
     # -- rendering -------------------------------------------------------------------------
 
     def frame_map(self, s: State) -> str:
+        frames = self.config.frames
         claims = memory.owners(
-            {"f": self.free_blocks(s), "a": sorted(s.allocated), "I": list(s.sgl)}
+            {"f": self.free_blocks(s), "a": sorted(s.allocated), "I": list(s.sgl)}, frames
         )
-        marked = {f for b in self.free_blocks(s) if b[0] in s.reported for f in block_frames(b)}
+        marked = {
+            f
+            for b in self.free_blocks(s)
+            if b[0] in s.reported
+            for f in memory.frames_within(b, frames)
+        }
         cells = []
         for f in range(self.config.frames):
             where = claims.get(f, [])

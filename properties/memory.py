@@ -36,18 +36,29 @@ def block_frames(block: Block) -> range:
     return range(head, head + (1 << order))
 
 
+def frames_within(block: Block, frames: int) -> range:
+    """The frames of ``block`` inside memory (``0..frames-1``): what a frame map can draw
+    of a block that, in a broken state, reaches beyond it."""
+    head, order = block
+    if order < 0:
+        return range(0)
+    end = head + (1 << order) if order <= frames.bit_length() else frames
+    return range(max(head, 0), min(end, frames))
+
+
 def fmt_block(block: Block) -> str:
     """``4/o1``: the block of order 1 whose head is frame 4."""
     return f"{block[0]}/o{block[1]}"
 
 
-def owners(containers: Mapping[str, Iterable[Block]]) -> dict[int, list[str]]:
-    """Frame -> every place that claims it (``"allocated block 4/o1"``), in container order."""
+def owners(containers: Mapping[str, Iterable[Block]], frames: int) -> dict[int, list[str]]:
+    """Frame -> every place that claims it (``"allocated block 4/o1"``), in container order,
+    for the frames ``0..frames-1``."""
     out: dict[int, list[str]] = {}
     for name, blocks in containers.items():
         for block in sorted(blocks):
             where = f"{name} block {fmt_block(block)}"
-            for f in block_frames(block):
+            for f in frames_within(block, frames):
                 out.setdefault(f, []).append(where)
     return out
 
@@ -63,7 +74,10 @@ def ownership(frames: int, containers: Mapping[str, Iterable[Block]]) -> Check:
     aligned = True
     for blocks in containers.values():
         for head, order in blocks:
-            size = 1 << order if order >= 0 else 0
+            if not 0 <= order <= frames.bit_length():
+                aligned = False  # far larger than memory: explained below
+                continue
+            size = 1 << order
             aligned = aligned and size > 0 and head % size == 0 and head >= 0
             seen |= ((1 << size) - 1) << head
             total += size
@@ -71,13 +85,14 @@ def ownership(frames: int, containers: Mapping[str, Iterable[Block]]) -> Check:
         return True
     for name, blocks in containers.items():
         for head, order in sorted(blocks):
-            if order < 0 or head % (1 << order):
+            huge = order > frames.bit_length()
+            if order < 0 or (not huge and head % (1 << order)):
                 return f"{name} block {fmt_block((head, order))} is not aligned to its size"
-            if head < 0 or head + (1 << order) > frames:
+            if huge or head < 0 or head + (1 << order) > frames:
                 return (
                     f"{name} block {fmt_block((head, order))} lies outside frames 0..{frames - 1}"
                 )
-    claims = owners(containers)
+    claims = owners(containers, frames)
     for f in range(frames):
         where = claims.get(f, [])
         if not where:

@@ -14,8 +14,8 @@ import argparse
 import importlib
 import json
 import os
-import re
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -24,13 +24,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hintspec.configs import config_label, make_config, parse_assignments
-from hintspec.errors import UsageError
-from hintspec.explore import CheckResult, PropertyResult, Verdict, check
-from hintspec.manifest import Entry, load_manifest, mismatches, run_entry, update_entries
+from hintspec.errors import ModelError, UsageError
+from hintspec.explore import INTERRUPTED, CheckResult, PropertyResult, Verdict, check
+from hintspec.manifest import (
+    Entry,
+    EntryError,
+    load_manifest,
+    mismatches,
+    try_entry,
+    update_entries,
+)
 from hintspec.model import Model
+from hintspec.naming import trace_file
 from hintspec.progress import Progress
 from hintspec.registry import all_models, get_model
-from hintspec.render.text import render_trace
+from hintspec.render.text import render_trace, state_lines
 from hintspec.trace import Trace, read_itf, replay, write_itf, write_text_atomic
 
 EXTENSIONS: list[str] = [
@@ -42,6 +50,10 @@ EXTENSIONS: list[str] = [
 """Modules that add sub-commands: each has ``register(subparsers)``."""
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNDETERMINED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)."""
+DEFAULT_OUT = "hintspec-out"
+"""Where traces go when a command that writes them is given no ``--out``."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,17 +105,15 @@ def model_from_args(args: argparse.Namespace) -> Model[Any, Any]:
     return cls(config)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
-def trace_path(out: Path, trace: Trace) -> Path:
-    """``MODEL-VARIANT[-CONFIG]-PROPERTY.itf.json``; the config part (non-default
-    parameters) keeps entries of one variant at several sizes apart."""
-    prop = _slug(trace.prop or trace.kind)
-    label = config_label(trace.config)
-    config = "" if label == "defaults" else "-" + _slug(label)
-    return out / f"{trace.model}-{trace.variant}{config}-{prop}.itf.json"
+def write_trace(
+    trace: Trace, out: Path, model: Model[Any, Any] | None = None, *, tagged: bool = False
+) -> Path:
+    """Write ``trace`` under ``out`` as ITF and as text (same name, ``.txt``); the ITF path.
+    ``tagged``: the name says which checker found it (simulate, fuzz)."""
+    path = trace_file(out, trace, tagged=tagged)
+    write_itf(trace, path)
+    write_text_atomic(path.with_suffix("").with_suffix(".txt"), render_trace(trace, model))
+    return path
 
 
 def write_traces(result: CheckResult, out: Path | None, model: Model[Any, Any]) -> dict[str, str]:
@@ -113,12 +123,7 @@ def write_traces(result: CheckResult, out: Path | None, model: Model[Any, Any]) 
         return paths
     for p in result.properties:
         if p.verdict is Verdict.VIOLATED and p.trace is not None:
-            path = trace_path(out, p.trace)
-            write_itf(p.trace, path)
-            write_text_atomic(
-                path.with_suffix("").with_suffix(".txt"), render_trace(p.trace, model)
-            )
-            paths[p.name] = str(path)
+            paths[p.name] = str(write_trace(p.trace, out, model))
     return paths
 
 
@@ -237,11 +242,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         symmetry=not args.no_symmetry,
         workers=args.workers,
     )
+    for note in result.notes:
+        sys.stderr.write(f"hintspec: note: {note}\n")
     paths = write_traces(result, out, model)
     if args.json:
         print(json.dumps(result_json(result, paths), indent=2))
     else:
         sys.stdout.write(render_result(result, model, paths))
+    if result.bound_hit == INTERRUPTED:
+        sys.stderr.write("hintspec: interrupted: the figures above are partial\n")
+        return EXIT_INTERRUPTED
     return result.exit_code()
 
 
@@ -255,8 +265,12 @@ def _check_all(args: argparse.Namespace) -> int:
         for name in args.only:
             get_model(name)  # an unknown name is bad input
         entries = [e for e in entries if e.model in args.only]
+    if not entries:
+        which = f" for {', '.join(args.only)}" if args.only else ""
+        slow = "" if args.include_slow else " (add --include-slow for the slow ones)"
+        raise UsageError(f"no manifest entry to check{which}{slow}")
     out = Path(args.out) if args.out else None
-    rows: list[tuple[Entry, CheckResult, list[str]]] = []
+    rows: list[tuple[Entry, CheckResult | EntryError, list[str]]] = []
     traces: dict[str, dict[str, str]] = {}
     """entry label -> property -> trace file, for --json and --junit."""
     header = (
@@ -266,35 +280,42 @@ def _check_all(args: argparse.Namespace) -> int:
     if not args.json:
         print(header)
         print("-" * len(header))
+    interrupted = False
+    notes: list[str] = []
     with ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
         if args.jobs > 1:
             pool = stack.enter_context(ProcessPoolExecutor(args.jobs))
-            results: Iterable[CheckResult] = pool.map(
-                partial(run_entry, timeout=args.timeout), entries
+            results: Iterable[CheckResult | EntryError] = pool.map(
+                partial(try_entry, timeout=args.timeout), entries
             )
         else:
-            results = (run_entry(e, timeout=args.timeout) for e in entries)
-        for entry, result in zip(entries, results, strict=True):
-            bad = mismatches(entry, result)
-            rows.append((entry, result, bad))
-            if out is not None:
-                model_cls = get_model(entry.model)
-                traces[entry.label] = write_traces(
-                    result, out, model_cls(make_config(model_cls, entry.variant, entry.config))
+            results = (try_entry(e, timeout=args.timeout) for e in entries)
+        try:
+            for entry, result in zip(entries, results, strict=False):
+                bad = (
+                    [result.mismatch]
+                    if isinstance(result, EntryError)
+                    else mismatches(entry, result)
                 )
-            if not args.json:
-                cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
-                print(
-                    f"{entry.model:<18} {entry.variant:<24} {cfg[:22]:<22} "
-                    f"{entry.expect.get('verdict', '?'):<12} {result.verdict.value:<12} "
-                    f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
-                    + ("yes" if not bad else "NO")
-                )
-                if result.failing:
-                    print(f"{'':<20}violated: " + "; ".join(result.failing))
-                for b in bad:
-                    print(f"{'':<20}MISMATCH {b}")
-                sys.stdout.flush()
+                rows.append((entry, result, bad))
+                if isinstance(result, CheckResult):
+                    for note in result.notes:
+                        if note not in notes:
+                            notes.append(note)
+                            sys.stderr.write(f"hintspec: note: {note}\n")
+                if out is not None and isinstance(result, CheckResult):
+                    model_cls = get_model(entry.model)
+                    model = model_cls(make_config(model_cls, entry.variant, entry.config))
+                    traces[entry.label] = write_traces(result, out, model)
+                if not args.json:
+                    _print_row(entry, result, bad)
+                if isinstance(result, CheckResult) and result.bound_hit == INTERRUPTED:
+                    raise KeyboardInterrupt  # the search stopped on Ctrl-C: so does the run
+        except KeyboardInterrupt:
+            interrupted = True
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
     if args.junit:
         from hintspec.render.junit import write_junit
 
@@ -304,19 +325,55 @@ def _check_all(args: argparse.Namespace) -> int:
             if e.slow and not args.include_slow and (not args.only or e.model in args.only)
         ]
         write_junit(Path(args.junit), rows, skipped=skipped, traces=traces)
-    if args.update_manifest:
+    if args.update_manifest and not interrupted:
         by_model: dict[str, list[tuple[Entry, CheckResult]]] = {}
         for entry, result, _bad in rows:
+            if isinstance(result, EntryError):
+                raise UsageError(f"{entry.label}: {result.mismatch}; the manifest is unchanged")
             by_model.setdefault(entry.model, []).append((entry, result))
         for model_name, pairs in by_model.items():
             update_entries(model_name, pairs)
-    return manifest_summary(
+    code = manifest_summary(
         [
-            {"entry": e.label, "mismatches": b, **result_json(r, traces.get(e.label, {}))}
+            {"entry": e.label, "mismatches": b, **_row_json(r, traces.get(e.label, {}))}
             for e, r, b in rows
         ],
         as_json=args.json,
     )
+    if interrupted:
+        sys.stderr.write(f"hintspec: interrupted after {len(rows)} of {len(entries)} entries\n")
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _print_row(entry: Entry, result: CheckResult | EntryError, bad: list[str]) -> None:
+    cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
+    if len(cfg) > 22:
+        # The whole configuration, never cut short: it gets a line of its own.
+        print(f"{entry.model:<18} {entry.variant:<24} {cfg}")
+        lead = f"{'':<18} {'':<24} {'':<22}"
+    else:
+        lead = f"{entry.model:<18} {entry.variant:<24} {cfg:<22}"
+    expected = entry.expect.get("verdict", "?")
+    if isinstance(result, EntryError):
+        print(f"{lead} {expected:<12} {'error':<12} {'':>10} {'':>5} {result.seconds:>7.2f}  NO")
+    else:
+        print(
+            f"{lead} {expected:<12} {result.verdict.value:<12} "
+            f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
+            + ("yes" if not bad else "NO")
+        )
+        if result.failing:
+            print(f"{'':<20}violated: " + "; ".join(result.failing))
+    for b in bad:
+        print(f"{'':<20}MISMATCH {b}")
+    sys.stdout.flush()
+
+
+def _row_json(result: CheckResult | EntryError, paths: dict[str, str]) -> dict[str, Any]:
+    if isinstance(result, EntryError):
+        return {"verdict": "error", "error": result.summary, "seconds": round(result.seconds, 3)}
+    return result_json(result, paths)
 
 
 def manifest_summary(rows: list[dict[str, Any]], *, as_json: bool) -> int:
@@ -420,21 +477,46 @@ def build_parser() -> argparse.ArgumentParser:
     for module in EXTENSIONS:
         register: Callable[[Any], None] = importlib.import_module(module).register
         register(sub)
+    debug_help = "print the Python traceback when a model's code raises"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", help=debug_help)
     return parser
+
+
+def report_model_error(error: ModelError, args: argparse.Namespace) -> None:
+    """Print the report of model code that raised, after writing its trace (ITF and text)
+    under ``--out`` (a directory) or ``hintspec-out/``."""
+    out = getattr(args, "out", None)
+    directory = Path(out if out and getattr(args, "command", "") != "show" else DEFAULT_OUT)
+    model = error.instance
+    if error.trace is not None and model is not None:
+        error.state_lines = state_lines(model, error.trace.steps[-1].state)
+        try:
+            error.trace_path = str(write_trace(error.trace, directory, model))
+        except OSError as exc:
+            sys.stderr.write(f"hintspec: could not write the trace to {directory}: {exc}\n")
+    sys.stderr.write(error.report())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    debug = bool(getattr(args, "debug", False))
     try:
         return func(args)
     except UsageError as exc:
         sys.stderr.write(f"hintspec: error: {exc}\n")
         return EXIT_USAGE
+    except ModelError as exc:
+        if debug:
+            traceback.print_exception(exc)
+        report_model_error(exc, args)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("hintspec: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -27,13 +27,12 @@ from hintspec.cli import (
     add_model_arguments,
     manifest_summary,
     model_from_args,
-    trace_path,
+    write_trace,
 )
 from hintspec.configs import config_label
 from hintspec.errors import UsageError
 from hintspec.render.text import render_trace
 from hintspec.smt import ProofResult, ProofVerdict, bmc, encoding_for, prove
-from hintspec.trace import write_itf, write_text_atomic
 
 
 def _nonnegative_int(text: str) -> int:
@@ -122,11 +121,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
         )
     paths: dict[str, str] = {}
     if result.trace is not None and args.out:
-        out = trace_path(Path(args.out), result.trace)
-        write_itf(result.trace, out)
-        text = out.with_name(out.name.removesuffix(".itf.json") + ".txt")
-        write_text_atomic(text, render_trace(result.trace, model))
-        paths = {"itf": str(out), "text": str(text)}
+        out = write_trace(result.trace, Path(args.out), model)
+        paths = {"itf": str(out), "text": str(out.with_suffix("").with_suffix(".txt"))}
     if args.json:
         print(json.dumps(result_json(result, paths), indent=2))
     else:
@@ -143,6 +139,10 @@ def _prove_all(args: argparse.Namespace) -> int:
         for name in args.only:
             get_model(name)  # an unknown name is bad input
         entries = [e for e in entries if e.model in args.only]
+    if not entries:
+        which = f" for {', '.join(args.only)}" if args.only else ""
+        slow = "" if args.include_slow else " (add --include-slow for the slow ones)"
+        raise UsageError(f"no proof-manifest entry to run{which}{slow}")
     header = (
         f"{'model':<16} {'variant':<24} {'config':<14} {'check':<8} {'expected':<9} "
         f"{'verdict':<9} {'detail':<34} {'secs':>7}  ok"
@@ -168,9 +168,15 @@ def _prove_all(args: argparse.Namespace) -> int:
                 detail = f"{result.k}-inductive, {len(result.lemmas)} lemma(s)"
             else:
                 detail = f"{result.k}-inductive as stated" if verdict == "proven" else ""
+        if len(cfg) > 14 or len(entry.variant) > 24:
+            # Names and configurations are never cut short: a line of their own.
+            print(f"{entry.model:<16} {entry.variant} {cfg}")
+            lead = f"{'':<16} {'':<24} {'':<14}"
+        else:
+            lead = f"{entry.model:<16} {entry.variant:<24} {cfg:<14}"
         print(
-            f"{entry.model:<16} {entry.variant[:24]:<24} {cfg[:14]:<14} {entry.check:<8} "
-            f"{entry.expect.get('verdict', '-'):<9} {verdict:<9} {detail[:34]:<34} {secs:>7.2f}  "
+            f"{lead} {entry.check:<8} "
+            f"{entry.expect.get('verdict', '-'):<9} {verdict:<9} {detail:<34} {secs:>7.2f}  "
             + ("yes" if not bad else "NO")
         )
         if result is not None and result.trace is not None:

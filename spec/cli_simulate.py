@@ -1,7 +1,8 @@
 """``hintspec simulate`` (seeded random walks) and ``hintspec fuzz`` (Hypothesis, shrinking).
 
 Both print what they found in the explorer's text format and write the (first) violation
-as ITF, ``<out>/<model>-<variant>-<property>.<simulate|fuzz>.itf.json`` with a ``.txt``
+as ITF, ``<out>/<model>-<variant>-<property>-<digest>.<simulate|fuzz>.itf.json`` (see
+:mod:`hintspec.naming`) with a ``.txt``
 beside it, so ``hintspec show`` and ``hintspec replay`` work on it. Exit codes: 0 nothing
 found (which is not a proof), 1 a property is violated, 2 bad usage.
 """
@@ -9,25 +10,26 @@ found (which is not a proof), 1 a property is violated, 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from pathlib import Path
 from typing import Any
 
 from hintspec.cli import (
+    DEFAULT_OUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_VIOLATED,
     _positive_int,
     add_model_arguments,
     model_from_args,
-    trace_path,
+    write_trace,
 )
 from hintspec.configs import config_label, make_config, parse_assignments
+from hintspec.errors import UsageError
 from hintspec.model import Model, PropertyKind
 from hintspec.registry import get_model
 from hintspec.render.text import render_trace
-from hintspec.trace import Trace, write_itf, write_text_atomic
-
-DEFAULT_OUT = "hintspec-out"
 
 
 def _seed(text: str) -> int:
@@ -38,15 +40,6 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
-
-
-def write_trace(trace: Trace, out: Path, model: Model[Any, Any]) -> Path:
-    """Write ``trace`` as ITF and as text under ``out``; the ITF path."""
-    base = trace_path(out, trace)
-    path = base.with_name(base.name.replace(".itf.json", f".{trace.source}.itf.json"))
-    write_itf(trace, path)
-    write_text_atomic(path.with_suffix("").with_suffix(".txt"), render_trace(trace, model))
-    return path
 
 
 def _coverage_line(coverage: dict[str, int]) -> str:
@@ -95,9 +88,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     first = result.first
     if first is not None:
         lines.append(render_trace(first, model))
-        lines.append(f"wrote {write_trace(first, out, model)}")
+        lines.append(f"wrote {write_trace(first, out, model, tagged=True)}")
     lines.append(f"Result: {'VIOLATED' if first is not None else 'NO VIOLATION FOUND'}")
     sys.stdout.write("\n".join(lines) + "\n")
+    if result.ended.get("interrupted"):
+        sys.stderr.write("hintspec: interrupted\n")
+        return EXIT_INTERRUPTED
     return EXIT_VIOLATED if first is not None else EXIT_OK
 
 
@@ -114,18 +110,34 @@ def _fuzz_model(args: argparse.Namespace) -> Model[Any, Any]:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from hintspec.stateful import fuzz, profile_name, profile_settings, witness_corpus
+    from hintspec.stateful import (
+        fuzz,
+        profile_name,
+        profile_settings,
+        safety_properties,
+        witness_corpus,
+    )
 
     model = _fuzz_model(args)
+    if not safety_properties(type(model)):
+        raise UsageError(
+            f"{model.name} has no always property and no deadlock check: nothing a random "
+            "run can find (liveness needs `hintspec check`)"
+        )
     out = Path(args.out)
     profile = profile_name(args.profile)
     base = profile_settings(profile)
+    # A random run is reported with its seed, so that a failure it finds can be replayed
+    # (`--seed S`); a derandomised profile needs none.
+    seed = args.seed
+    if seed is None and not base.derandomize:
+        seed = random.randrange(2**32)
     result = fuzz(
         model,
         base=base,
         max_examples=args.max_examples,
         step_count=args.steps,
-        seed=args.seed,
+        seed=seed,
         swarm=args.swarm,
         corpus=witness_corpus(model) if args.from_witnesses else (),
     )
@@ -133,7 +145,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         f"hintspec fuzz {model.name} (variant {model.variant}; {config_label(model.config)})",
         f"  profile {profile}: up to {result.max_examples:,} examples x "
         f"{result.step_count:,} steps"
-        + (f", seed {args.seed}" if args.seed is not None else "")
+        + (f", seed {seed}" if seed is not None else ", derandomised")
         + (", swarm" if args.swarm else "")
         + (", runs may start from witnesses" if args.from_witnesses else ""),
     ]
@@ -160,7 +172,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     lines.append("")
     if trace is not None:
         lines.append(render_trace(trace, model))
-        lines.append(f"wrote {write_trace(trace, out, model)}")
+        lines.append(f"wrote {write_trace(trace, out, model, tagged=True)}")
     lines.append(f"Result: {'VIOLATED' if trace is not None else 'NO VIOLATION FOUND'}")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_VIOLATED if trace is not None else EXIT_OK

@@ -28,12 +28,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hintspec.configs import config_to_json
-from hintspec.errors import UsageError
+from hintspec.errors import ModelError, UsageError
+from hintspec.faults import model_error, raised_in
 from hintspec.model import Model, PropertyKind, PropertySpec
 from hintspec.progress import Progress
 from hintspec.trace import Trace, trace_from_path
 
 DEADLOCK = "no deadlock"
+INTERRUPTED = "interrupted"
+"""The bound a search hit when the user pressed Ctrl-C: the figures so far stand."""
 
 
 class Verdict(enum.Enum):
@@ -80,6 +83,8 @@ class CheckResult:
     complete: bool
     engine: str = "object"
     """Which explorer produced it: ``object`` or ``vector``."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """Remarks for the user (e.g. why the engine asked for did not run)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -204,66 +209,72 @@ def explore(
             if hit:
                 check_sometimes = [(n, f) for n, f in check_sometimes if n not in witnesses]
 
-    for s in model.initial_states():
-        if canon is not None:
-            s = canon(s)
-        if s not in index:
-            index[s] = len(states)
-            states.append(s)
-            parent.append(-1)
-            visit(s, index[s])
     levels = [0]
     transitions = 0
     i = 0
     depth = 0
-    level_end = len(states)
-    while i < len(states):
-        if i == level_end:
-            depth += 1
-            levels.append(i)
-            level_end = len(states)
-        s = states[i]
-        expand = max_depth is None or depth < max_depth
-        n_succ = 0
-        mask = 0
-        for a, fn in actions:
-            for _args, t in fn(s):
-                n_succ += 1
-                if canon is not None:
-                    t = canon(t)
-                j = index.get(t)
-                if j is None:
+    a = -1
+    try:
+        for s in model.initial_states():
+            if canon is not None:
+                s = canon(s)
+            if s not in index:
+                index[s] = len(states)
+                states.append(s)
+                parent.append(-1)
+                visit(s, index[s])
+        level_end = len(states)
+        while i < len(states):
+            if i == level_end:
+                depth += 1
+                levels.append(i)
+                level_end = len(states)
+            s = states[i]
+            expand = max_depth is None or depth < max_depth
+            n_succ = 0
+            mask = 0
+            for a, fn in actions:
+                for _args, t in fn(s):
+                    n_succ += 1
+                    if canon is not None:
+                        t = canon(t)
+                    j = index.get(t)
+                    if j is None:
+                        if not expand:
+                            bound_hit = f"max depth {max_depth}"
+                            continue
+                        if max_states is not None and len(states) >= max_states:
+                            bound_hit = f"max states {max_states}"
+                            continue
+                        j = len(states)
+                        index[t] = j
+                        states.append(t)
+                        parent.append(i)
+                        visit(t, j)
                     if not expand:
-                        bound_hit = f"max depth {max_depth}"
                         continue
-                    if max_states is not None and len(states) >= max_states:
-                        bound_hit = f"max states {max_states}"
-                        continue
-                    j = len(states)
-                    index[t] = j
-                    states.append(t)
-                    parent.append(i)
-                    visit(t, j)
-                if not expand:
-                    continue
-                transitions += 1
-                coverage[a] += 1
-                if graph is not None:
-                    graph.src.append(i)
-                    graph.dst.append(j)
-                    graph.act.append(a)
-                    mask |= 1 << a
-        if graph is not None:
-            graph.enabled.append(mask)
-        if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
-            deadlock = i
-        i += 1
-        if (i & 1023) == 0:
-            if progress is not None:
-                progress.update(len(states), transitions, depth + 1, len(states) - i)
-            if timeout is not None and time.monotonic() - start > timeout:
-                bound_hit = f"timeout {timeout:g} s"
-                break
+                    transitions += 1
+                    coverage[a] += 1
+                    if graph is not None:
+                        graph.src.append(i)
+                        graph.dst.append(j)
+                        graph.act.append(a)
+                        mask |= 1 << a
+            if graph is not None:
+                graph.enabled.append(mask)
+            if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
+                deadlock = i
+            i += 1
+            if (i & 1023) == 0:
+                if progress is not None:
+                    progress.update(len(states), transitions, depth + 1, len(states) - i)
+                if timeout is not None and time.monotonic() - start > timeout:
+                    bound_hit = f"timeout {timeout:g} s"
+                    break
+    except KeyboardInterrupt:
+        bound_hit = INTERRUPTED
+    except Exception as exc:
+        raise _fault(model, exc, states, parent, i, a, canon is not None) from exc
     if progress is not None:
         progress.done()
     if graph is not None:
@@ -283,6 +294,39 @@ def explore(
         seconds=time.monotonic() - start,
         canonical=canon is not None,
     )
+
+
+def _fault(
+    model: Model[Any, Any],
+    exc: Exception,
+    states: list[Any],
+    parent: array[int],
+    i: int,
+    a: int,
+    canonical: bool,
+) -> ModelError:
+    """The report of model code that raised during the search: the state it raised in is
+    the one being expanded (an action, is_terminal), or the one just found (a property)."""
+    where = raised_in(model, exc)
+    if not states:
+        at = None
+    elif (where is not None and where.startswith("property")) or i >= len(states):
+        at = len(states) - 1
+    else:
+        at = i
+    path: list[Any] = []
+    k = -1 if at is None else at
+    while k >= 0:
+        path.append(states[k])
+        k = parent[k]
+    path.reverse()
+    if canonical and path:
+        try:
+            path = concretize(model, path)[0]
+        except Exception:
+            path = path[-1:]
+    fallback = None if a < 0 else f"action {model.actions[a].name!r} ({model.actions[a].cites})"
+    return model_error(model, exc, checker="check", path=path or None, fallback=fallback)
 
 
 def concretize(
@@ -339,14 +383,24 @@ def check(
     vector engine's large frontiers."""
     ex: Exploration | None = None
     used = "object"
+    notes: list[str] = []
     if engine in ("auto", "vector"):
-        from hintspec.vector import explore_vectorized, vectorized_form
+        from hintspec.vector import (
+            NUMPY_MISSING,
+            explore_vectorized,
+            numpy_available,
+            vectorized_form,
+        )
 
+        if model.vectorized and not numpy_available():
+            if engine == "vector":
+                raise UsageError(NUMPY_MISSING)
+            notes.append(f"numpy is not installed, so the object engine runs ({NUMPY_MISSING})")
         form = vectorized_form(model)
         if form is None and engine == "vector":
             raise UsageError(
                 f"{model.name} has no vectorised form for this configuration "
-                "(or numpy is missing, or it has liveness properties); use --engine object"
+                "(or it has liveness properties); use --engine object"
             )
         if form is not None:
             ex = explore_vectorized(
@@ -415,6 +469,7 @@ def check(
         coverage={a.name: n for a, n in zip(model.actions, ex.coverage, strict=True)},
         complete=complete,
         engine=used,
+        notes=notes,
     )
 
 

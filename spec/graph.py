@@ -23,7 +23,7 @@ import networkx as nx
 from hintspec.errors import UsageError
 from hintspec.explore import CheckResult, Verdict, check
 from hintspec.model import Model, PropertyKind
-from hintspec.render.text import fmt, fmt_args
+from hintspec.render.text import fmt, fmt_args, safe_frame_map, safe_view
 from hintspec.trace import Trace
 
 DEFAULT_MAX_STATES = 1000
@@ -45,10 +45,10 @@ def _short(text: str) -> str:
 
 
 def _node_label(model: Model[Any, Any], i: int, s: Any) -> str:
-    fmap = model.frame_map(s)
+    fmap = safe_frame_map(model, s)
     if fmap is not None:
         return f"{i}\n{fmap}"
-    lines = [f"{k}={_short(fmt(v))}" for k, v in model.view(s).items()]
+    lines = [f"{k}={_short(fmt(v))}" for k, v in safe_view(model, s).items()]
     return "\n".join([str(i), *lines])
 
 
@@ -104,11 +104,11 @@ def state_graph(
         i += 1
     for k, s in enumerate(order):
         broken = [p.name for p in invariants if model.evaluate_always(p, s) is not None]
-        fmap = model.frame_map(s)
+        fmap = safe_frame_map(model, s)
         g.add_node(
             f"s{k}",
             label=_node_label(model, k, s),
-            state="; ".join(f"{n}={fmt(v)}" for n, v in model.view(s).items()),
+            state="; ".join(f"{n}={fmt(v)}" for n, v in safe_view(model, s).items()),
             frames=fmap or "",
             depth=depth[k],
             initial=depth[k] == 0,

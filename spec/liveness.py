@@ -29,12 +29,28 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from hintspec.explore import Exploration, PropertyResult, Verdict, concretize
+from hintspec.faults import model_error
 from hintspec.model import Fairness, LivenessMode, Model, PropertySpec
 from hintspec.trace import trace_from_path
+
+
+def _evaluate(
+    model: Model[Any, Any], ex: Exploration, predicate: Callable[[Any], Any], label: str
+) -> list[bool]:
+    """``predicate`` on every explored state; model code that raises is reported with the
+    path to the state it raised in."""
+    out: list[bool] = []
+    for i, s in enumerate(ex.states):
+        try:
+            out.append(bool(predicate(s)))
+        except Exception as exc:
+            path = ex.real_path_to(model, i)
+            raise model_error(model, exc, checker="check", path=path, fallback=label) from exc
+    return out
 
 
 def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) -> PropertyResult:
@@ -46,20 +62,26 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
     mode = prop.mode
     fairness = model.fairness_of(prop)
 
+    label = f"property {prop.name!r}"
     if mode is LivenessMode.PROGRESS:
         region = prop.when
-        inside = [True] * n if region is None else [bool(region(model, s)) for s in states]
+        inside = (
+            [True] * n
+            if region is None
+            else _evaluate(model, ex, lambda s: region(model, s), f"the region of {label}")
+        )
         advances = getattr(model, prop.method)
         start = [i for i in range(n) if inside[i]]
     else:
         goal = getattr(model, prop.method)
-        inside = [not goal(s) for s in states]
+        inside = [not q for q in _evaluate(model, ex, goal, label)]
         if mode is LivenessMode.EVENTUALLY:
             start = [i for i in range(n) if ex.parent[i] < 0 and inside[i]]
         elif mode is LivenessMode.LEADS_TO:
             assert prop.when is not None
             when = prop.when
-            start = [i for i in range(n) if inside[i] and when(model, states[i])]
+            holds = _evaluate(model, ex, lambda s: when(model, s), f"the condition of {label}")
+            start = [i for i in range(n) if inside[i] and holds[i]]
         else:
             start = [i for i in range(n) if inside[i]]
 
@@ -67,8 +89,16 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
     adjacency: list[list[int]] = [[] for _ in range(n)]
     for u, v, a in zip(g.src, g.dst, g.act, strict=True):
         if inside[u] and inside[v]:
-            if mode is LivenessMode.PROGRESS and advances(states[u], states[v]):
-                continue
+            if mode is LivenessMode.PROGRESS:
+                try:
+                    advanced = advances(states[u], states[v])
+                except Exception as exc:
+                    path = ex.real_path_to(model, u)
+                    raise model_error(
+                        model, exc, checker="check", path=path, fallback=label
+                    ) from exc
+                if advanced:
+                    continue
             adjacency[u].append((v << _SHIFT) | a)
 
     # Multi-source BFS from the entry states (in BFS-index order, so shallow ones win).

@@ -29,12 +29,12 @@ import importlib
 import inspect
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hintspec import naming
 from hintspec.configs import config_overrides, config_to_json, make_config
 from hintspec.errors import UsageError
 from hintspec.explore import CheckResult
@@ -195,17 +195,6 @@ class Report:
 # -- building --------------------------------------------------------------------------
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50]
-
-
-def trace_stem(entry: Entry | EntryOutcome, prop: str, kind: str) -> str:
-    """A file name (without suffix) unique per model, variant, config and property."""
-    cfg = "-".join(f"{k}{v}" for k, v in entry.config.items())
-    parts = [entry.model, entry.variant, _slug(cfg), "witness" if kind == "witness" else "", prop]
-    return "-".join(p if p == entry.model else _slug(p) for p in parts if p)
-
-
 def _write_trace(trace: Trace, model: Model[Any, Any], directory: Path, stem: str) -> TraceLink:
     """ITF, plain text and the HTML viewer of one trace."""
     from hintspec.render.html import render_trace_html
@@ -250,7 +239,12 @@ def entry_outcome(
     for p in result.properties:
         link = None
         if p.trace is not None and traces_dir is not None:
-            link = _write_trace(p.trace, model, traces_dir, trace_stem(entry, p.name, p.trace.kind))
+            link = _write_trace(
+                p.trace,
+                model,
+                traces_dir,
+                naming.trace_stem(entry.model, model.config, p.name, p.trace.kind),
+            )
         props.append(
             PropertyOutcome(
                 name=p.name,
@@ -309,13 +303,13 @@ ProofHook = Callable[..., Iterable[Any]]
 
 
 def proof_hook() -> ProofHook | None:
-    """The Z3 extension point: ``hintspec.smt.report_proofs(model_name, timeout=...)``,
+    """The Z3 extension point: ``hintspec.proof_manifest.report_proofs(model_name, timeout=...)``,
     when that module defines it, returning for the model the proofs a review should show
     (objects or dicts with ``verdict``, ``properties`` (or ``property``), ``variant``,
     ``config``, ``k``, ``seconds``, ``reason``, optionally ``trace``). None if there is no
     such function (or no Z3 module): the report then has no Z3 column."""
     try:
-        module = importlib.import_module("hintspec.smt")
+        module = importlib.import_module("hintspec.proof_manifest")
     except ImportError:
         return None
     hook = getattr(module, "report_proofs", None)
@@ -420,7 +414,7 @@ def _no_proof_note(prove: bool) -> str:
     if not prove:
         return "Z3 proofs were not run (--no-prove)."
     return (
-        "No Z3 results: hintspec.smt has no report_proofs hook, so only exhaustive "
+        "No Z3 results: hintspec.proof_manifest has no report_proofs hook, so only exhaustive "
         "exploration is reported."
     )
 

@@ -24,6 +24,7 @@ import random
 import time
 from typing import Any
 
+from hintspec.faults import model_error
 from hintspec.model import Model, PropertyKind
 from hintspec.stateful import DEADLOCK, DEADLOCK_EXPLANATION, EnabledSteps
 from hintspec.trace import Step, Trace
@@ -73,7 +74,10 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
         raise ValueError("runs must be positive and steps non-negative")
     start = time.monotonic()
     rng = random.Random(seed)
-    initial = list(dict.fromkeys(model.initial_states()))
+    try:
+        initial = list(dict.fromkeys(model.initial_states()))
+    except Exception as exc:
+        raise model_error(model, exc, checker="simulate") from exc
     always = [(p, getattr(model, p.method)) for p in model.properties_of(PropertyKind.ALWAYS)]
     sometimes = [
         (p.name, getattr(model, p.method)) for p in model.properties_of(PropertyKind.SOMETIMES)
@@ -91,45 +95,56 @@ def simulate(model: Model[Any, Any], *, runs: int, steps: int, seed: int = 0) ->
     def make_trace(path: list[Step], prop: str, kind: str, why: str | None) -> Trace:
         return Trace(model.name, model.config, list(path), prop, kind, why, source="simulate")
 
-    for _run in range(runs):
-        s = initial[0] if len(initial) == 1 else rng.choice(initial)
-        path = [Step(None, {}, s)]
-        while True:
-            seen.add(hash(s))
-            for name, fn in sometimes:
-                best = witnesses.get(name)
-                if (best is None or len(best.steps) > len(path)) and fn(s):
-                    witnesses[name] = make_trace(path, name, "witness", None)
-            bad: tuple[str, str] | None = None
-            for prop, fn in always:
-                if fn(s) is not True:
-                    bad = (prop.name, model.evaluate_always(prop, s) or prop.name)
+    path: list[Step] = []
+    try:
+        for _run in range(runs):
+            s = initial[0] if len(initial) == 1 else rng.choice(initial)
+            path = [Step(None, {}, s)]
+            while True:
+                seen.add(hash(s))
+                for name, fn in sometimes:
+                    best = witnesses.get(name)
+                    if (best is None or len(best.steps) > len(path)) and fn(s):
+                        witnesses[name] = make_trace(path, name, "witness", None)
+                bad: tuple[str, str] | None = None
+                for prop, fn in always:
+                    if fn(s) is not True:
+                        bad = (prop.name, model.evaluate_always(prop, s) or prop.name)
+                        break
+                enabled = EnabledSteps(model, s)
+                actions = enabled.enabled_actions() if bad is None else []
+                if (
+                    bad is None
+                    and not actions
+                    and model.check_deadlock
+                    and not model.is_terminal(s)
+                ):
+                    bad = (DEADLOCK, DEADLOCK_EXPLANATION)
+                if bad is not None:
+                    name, why = bad
+                    known = violations.get(name)
+                    if known is None or len(known.steps) > len(path):
+                        violations[name] = make_trace(path, name, "counterexample", why)
+                    first_violation = first_violation or name
+                    ended["violation"] += 1
                     break
-            enabled = EnabledSteps(model, s)
-            actions = enabled.enabled_actions() if bad is None else []
-            if bad is None and not actions and model.check_deadlock and not model.is_terminal(s):
-                bad = (DEADLOCK, DEADLOCK_EXPLANATION)
-            if bad is not None:
-                name, why = bad
-                known = violations.get(name)
-                if known is None or len(known.steps) > len(path):
-                    violations[name] = make_trace(path, name, "counterexample", why)
-                first_violation = first_violation or name
-                ended["violation"] += 1
-                break
-            if not actions:
-                ended["terminal"] += 1
-                break
-            if len(path) > steps:
-                ended["steps"] += 1
-                break
-            index = rng.choice(actions)
-            args, s = rng.choice(enabled.choices(index))
-            if index in enabled.truncated:
-                truncated.add(action_names[index])
-            coverage[index] += 1
-            total += 1
-            path.append(Step(action_names[index], args, s))
+                if not actions:
+                    ended["terminal"] += 1
+                    break
+                if len(path) > steps:
+                    ended["steps"] += 1
+                    break
+                index = rng.choice(actions)
+                args, s = rng.choice(enabled.choices(index))
+                if index in enabled.truncated:
+                    truncated.add(action_names[index])
+                coverage[index] += 1
+                total += 1
+                path.append(Step(action_names[index], args, s))
+    except KeyboardInterrupt:
+        ended["interrupted"] = 1
+    except Exception as exc:
+        raise model_error(model, exc, checker="simulate", steps=path) from exc
     return SimulationResult(
         model=model.name,
         variant=model.variant,

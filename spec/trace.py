@@ -242,7 +242,10 @@ def _fmt_args(args: Args) -> str:
 
 
 def _state_diff(model: Model[Any, Any], expected: Any, got: Any) -> str:
-    want, have = model.view(expected), model.view(got)
+    try:
+        want, have = model.view(expected), model.view(got)
+    except Exception:  # the model cannot show one of them: name no variable
+        return "the state"
     diffs = [k for k in want if want.get(k) != have.get(k)]
     return ", ".join(diffs) or "the state"
 

@@ -375,3 +375,66 @@ class Handoff(Model[HandoffConfig, HandoffState]):
     @eventually("the job is eventually done", fairness={})
     def job_done(self, s: HandoffState) -> bool:
         return s.done
+
+
+@dataclass(frozen=True)
+class FaultyConfig:
+    fault: str = "action"
+    """Where the model's code breaks: ``action`` (an IndexError in an effect), ``property``
+    (an always property that raises), ``unhashable`` (a successor that is not hashable),
+    ``frame_map`` (a renderer that raises), or ``none``."""
+    at: int = 3
+    """The counter value at which it breaks."""
+    limit: int = 99
+    """The always property "the value stays below the limit" (a real violation)."""
+    variant: str = "upstream"
+
+
+@dataclass(frozen=True)
+class FaultyState:
+    value: int
+    slots: tuple[int, ...] = (0, 0, 0)
+
+
+class Faulty(Model[FaultyConfig, FaultyState]):
+    """A counter whose own code raises at a chosen value: model bugs, not violations."""
+
+    name = "toy_faulty"
+    frame_legend = {"x": "a slot"}
+
+    def initial_states(self) -> Iterator[FaultyState]:
+        yield FaultyState(0)
+
+    def is_terminal(self, s: FaultyState) -> bool:
+        return s.value >= 6
+
+    @action("toy: write the next slot")
+    def write(self, s: FaultyState) -> Iterator[tuple[Args, FaultyState]]:
+        if s.value >= 6:
+            return
+        if self.config.fault == "action" and s.value == self.config.at:
+            slots = list(s.slots)
+            slots[s.value] = 1  # the bug: one slot too few
+        if self.config.fault == "unhashable" and s.value == self.config.at:
+            yield {}, FaultyState(s.value + 1, [1, 2])  # type: ignore[arg-type]
+            return
+        yield {}, FaultyState(s.value + 1, s.slots)
+
+    @always("the slots are never all set")
+    def slots_not_full(self, s: FaultyState) -> Check:
+        if self.config.fault == "property" and s.value == self.config.at:
+            return f"slot {s.slots[s.value]}"  # IndexError: a property with a bug
+        return all(x == 0 for x in s.slots) or "a slot is set"
+
+    @always("the value stays below the limit")
+    def below_limit(self, s: FaultyState) -> Check:
+        return s.value < self.config.limit or f"value {s.value}"
+
+    @sometimes("the counter moves")
+    def moved(self, s: FaultyState) -> bool:
+        return s.value > 0
+
+    def frame_map(self, s: FaultyState) -> str | None:
+        if self.config.fault == "frame_map" and s.value == self.config.at:
+            return "x" * s.slots[7]
+        return "x" * len(s.slots)

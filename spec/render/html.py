@@ -23,7 +23,7 @@ from hintspec.configs import config_label
 from hintspec.model import Message, Model
 from hintspec.registry import get_model
 from hintspec.render.sequence import trace_messages
-from hintspec.render.text import fmt, fmt_args, render_trace
+from hintspec.render.text import fmt, fmt_args, render_trace, safe_frame_map, safe_view
 from hintspec.trace import Trace
 
 # Colours of the frame-map characters of DESIGN.md section 2.6; other characters get a
@@ -381,7 +381,7 @@ def _var_rows(model: Model[Any, Any], trace: Trace) -> list[list[list[str | None
     if trace.loop is not None and trace.loop_action is not None:
         states.append(trace.steps[trace.loop].state)
     for state in states:
-        view = model.view(state)
+        view = safe_view(model, state)
         rows: list[list[str | None]] = []
         for name, value in view.items():
             old = None
@@ -425,7 +425,7 @@ def trace_data(trace: Trace, model: Model[Any, Any]) -> dict[str, Any]:
                 "cites": _cites(model, step.action),
                 "note": note,
                 "vars": var_rows[i],
-                "frames": model.frame_map(step.state),
+                "frames": safe_frame_map(model, step.state),
             }
         )
     if closing:
@@ -438,7 +438,7 @@ def trace_data(trace: Trace, model: Model[Any, Any]) -> dict[str, Any]:
                 "note": f"the cycle closes: this is the state of step {trace.loop} again, "
                 "and the cycle repeats for ever",
                 "vars": var_rows[n],
-                "frames": model.frame_map(trace.steps[trace.loop].state),
+                "frames": safe_frame_map(model, trace.steps[trace.loop].state),
             }
         )
     used = {ch for s in steps if s["frames"] for ch in s["frames"]}

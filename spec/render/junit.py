@@ -15,17 +15,14 @@ import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from hintspec.explore import CheckResult
+from hintspec.manifest import Entry, EntryError
 from hintspec.trace import write_text_atomic
-
-if TYPE_CHECKING:
-    from hintspec.explore import CheckResult
-    from hintspec.manifest import Entry
 
 
 def junit_xml(
-    rows: Sequence[tuple[Entry, CheckResult, list[str]]],
+    rows: Sequence[tuple[Entry, CheckResult | EntryError, list[str]]],
     *,
     skipped: Sequence[Entry] = (),
     traces: Mapping[str, Mapping[str, str]] | None = None,
@@ -33,14 +30,15 @@ def junit_xml(
     """A ``<testsuite>`` whose cases fail when a result differs from its manifest entry;
     ``skipped`` entries (slow ones not run) appear as skipped cases; ``traces`` maps an
     entry's label to its properties' trace files."""
-    failures = sum(1 for _e, _r, bad in rows if bad)
+    errors = sum(1 for _e, r, _b in rows if isinstance(r, EntryError))
+    failures = sum(1 for _e, r, bad in rows if bad and isinstance(r, CheckResult))
     seconds = sum(r.seconds for _e, r, _b in rows)
     suite = ET.Element(
         "testsuite",
         name="hintspec",
         tests=str(len(rows) + len(skipped)),
         failures=str(failures),
-        errors="0",
+        errors=str(errors),
         skipped=str(len(skipped)),
         time=f"{seconds:.3f}",
         timestamp=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -54,6 +52,10 @@ def junit_xml(
             name=entry.label,
             time=f"{result.seconds:.3f}",
         )
+        if isinstance(result, EntryError):
+            error = ET.SubElement(case, "error", message=bad[0], type="ModelError")
+            error.text = "\n".join(bad)
+            continue
         props = ET.SubElement(case, "properties")
         for key, value in (
             ("verdict", result.verdict.value),
@@ -91,7 +93,7 @@ def junit_xml(
 
 def write_junit(
     path: Path,
-    rows: Sequence[tuple[Entry, CheckResult, list[str]]],
+    rows: Sequence[tuple[Entry, CheckResult | EntryError, list[str]]],
     *,
     skipped: Sequence[Entry] = (),
     traces: Mapping[str, Mapping[str, str]] | None = None,

@@ -22,7 +22,18 @@ WIDTH = 80
 
 
 def fmt(value: Any) -> str:
-    """A compact, deterministic rendering of a model value."""
+    """A compact, deterministic rendering of a model value (never raises: a value that
+    cannot be shown is ``?`` and what Python says of it)."""
+    try:
+        return _fmt(value)
+    except Exception:
+        try:
+            return "?" + repr(value)
+        except Exception:
+            return f"?<{type(value).__name__}>"
+
+
+def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, enum.Enum):
@@ -39,6 +50,44 @@ def fmt(value: Any) -> str:
         )
         return f"{type(value).__name__}({inner})"
     return str(value)
+
+
+def safe_view(model: Model[Any, Any], state: Any) -> dict[str, Any]:
+    """``model.view(state)``, or, if the model cannot show this state, its raw fields and
+    what went wrong (a renderer never hides a state behind a traceback)."""
+    try:
+        view = model.view(state)
+        if isinstance(view, dict):
+            return view
+        return {"?": view}
+    except Exception as exc:
+        if dataclasses.is_dataclass(state) and not isinstance(state, type):
+            raw = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+        else:
+            raw = {"state": state}
+        return {**raw, "?": f"view() raised {type(exc).__name__}: {exc}"}
+
+
+def safe_frame_map(model: Model[Any, Any], state: Any) -> str | None:
+    """``model.frame_map(state)``, or ``?`` and the reason when it cannot be drawn."""
+    try:
+        fmap = model.frame_map(state)
+    except Exception as exc:
+        return f"? (frame_map raised {type(exc).__name__}: {exc})"
+    if fmap is None or isinstance(fmap, str):
+        return fmap
+    return f"? {fmap!r}"
+
+
+def state_lines(model: Model[Any, Any], state: Any, indent: int = 4) -> list[str]:
+    """One state as text: each variable, then its frame map."""
+    lines: list[str] = []
+    for name, value in safe_view(model, state).items():
+        lines.extend(_var_lines(name, None, value, indent))
+    fmap = safe_frame_map(model, state)
+    if fmap is not None:
+        lines.append(" " * indent + "frames  " + fmap)
+    return lines
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -87,6 +136,8 @@ def render_header(trace: Trace) -> list[str]:
     lines = [f"model {trace.model}, variant {trace.variant}, {label}"]
     if trace.kind == "witness":
         lines.append(f"Witness for {trace.prop!r} ({len(trace)} steps)")
+    elif trace.kind == "error":
+        lines.append(f"The model raised: {trace.prop} ({len(trace)} steps to that state)")
     elif trace.loop is not None:
         lines.append(f"Counterexample (lasso) to {trace.prop!r} ({len(trace)} steps)")
     elif trace.prop:
@@ -107,13 +158,13 @@ def render_trace(trace: Trace, model: Model[Any, Any] | None = None) -> str:
             lines.append("    ---- the cycle starts here " + "-" * 40)
         head = "initial state" if step.action is None else f"{step.action}({fmt_args(step.args)})"
         lines.extend(_wrap(f"{i:>3}  ", head, 0))
-        view = model.view(step.state)
+        view = safe_view(model, step.state)
         for name, value in view.items():
             if prev is None:
                 lines.extend(_var_lines(name, None, value, 7))
             elif prev.get(name) != value:
                 lines.extend(_var_lines(name, prev.get(name), value, 7))
-        fmap = model.frame_map(step.state)
+        fmap = safe_frame_map(model, step.state)
         if fmap is not None:
             frames_used = True
             lines.append(" " * 7 + "frames  " + fmap)
@@ -128,7 +179,7 @@ def render_trace(trace: Trace, model: Model[Any, Any] | None = None) -> str:
         lines.append("    ---- the cycle repeats for ever " + "-" * 33)
     lines.append("")
     if trace.prop:
-        verb = "Witnessed" if trace.kind == "witness" else "Violated"
+        verb = {"witness": "Witnessed", "error": "Raised in"}.get(trace.kind, "Violated")
         lines.extend(_wrap(f"{verb}: ", repr(trace.prop), 0))
     if trace.explanation:
         lines.extend(_wrap("  ", trace.explanation, 0))
