@@ -3,9 +3,9 @@
 The pages are generated from real checks, written to files, loaded from ``file://`` and
 asserted on as rendered: the number of steps, which frame cells and variables are
 highlighted, what each key does, the sequence diagram's arrows, the report's verdict cells
-and links. Playwright drives the system Chromium (tests/browser_support.py); without
-Chromium or Playwright these tests fail with the install step (``.ci/run`` installs
-Chromium).
+and links. Playwright drives the system Chromium (tests/browser_support.py). Without
+Chromium or Playwright these tests skip with the install step, and fail instead when
+``HINTSPEC_REQUIRE_BROWSER=1`` (CI sets it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import browser_support
 import pytest
 from browser_support import launch, require_browser, screenshot
 from hintspec.cli import main
@@ -32,7 +33,8 @@ WIDTH, HEIGHT = 1280, 900
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the session; fails with the install step when it is missing."""
+    """One Chromium for the session; skips (or fails, under HINTSPEC_REQUIRE_BROWSER=1)
+    with one line naming the install step when Chromium or Playwright is missing."""
     with launch(require_browser()) as b:
         yield b
 
@@ -290,3 +292,52 @@ def test_selecting_a_step_never_scrolls_the_page(
     for key in ("Home", "j", "j", "End"):
         b.keyboard.press(key)
         assert js(b, "window.scrollY") == 0
+
+
+# -- the skip-or-fail logic itself (needs neither Chromium nor Playwright) -------------------
+
+
+@pytest.mark.parametrize("require", [None, "1"])
+def test_a_missing_chromium_skips_or_fails(
+    monkeypatch: pytest.MonkeyPatch, require: str | None
+) -> None:
+    monkeypatch.setattr(browser_support, "chromium_path", lambda: None)
+    monkeypatch.setattr(browser_support, "playwright_installed", lambda: True)
+    monkeypatch.delenv(browser_support.CHROMIUM_ENV, raising=False)
+    if require is None:
+        monkeypatch.delenv(browser_support.REQUIRE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(browser_support.REQUIRE_ENV, require)
+    outcome = pytest.skip.Exception if require is None else pytest.fail.Exception
+    with pytest.raises(outcome) as info:
+        require_browser()
+    assert info.value.msg == (
+        "Chromium is not installed: apt-get install chromium"
+        " (or set HINTSPEC_CHROMIUM=/path/to/chromium)"
+    )
+
+
+def test_the_reason_is_one_line_naming_each_install_step(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser_support, "playwright_installed", lambda: False)
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, str(tmp_path / "nonexistent"))
+    assert browser_support.chromium_path() is None
+    reason = browser_support.missing_reason()
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith(
+        f"Chromium and Playwright are not installed (HINTSPEC_CHROMIUM={tmp_path}"
+    )
+    assert reason.endswith(
+        ": apt-get install chromium (or set HINTSPEC_CHROMIUM=/path/to/chromium);"
+        " pip install -e '.[browser]'"
+    )
+    # $HINTSPEC_CHROMIUM names the executable when it is one; Playwright alone missing.
+    exe = tmp_path / "my-chromium"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, str(exe))
+    assert browser_support.chromium_path() == str(exe)
+    assert browser_support.missing_reason() == (
+        "Playwright is not installed: pip install -e '.[browser]'"
+    )
