@@ -31,10 +31,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 WIDTH, HEIGHT = 1280, 900
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the session; skips (or fails, under HINTSPEC_REQUIRE_BROWSER=1)
-    with one line naming the install step when Chromium or Playwright is missing."""
+    """One Chromium for this module (closed before the rest of the suite runs, whose CLI
+    tests fork worker processes); skips (or fails, under HINTSPEC_REQUIRE_BROWSER=1) with
+    one line naming the install step when Chromium or Playwright is missing."""
     with launch(require_browser()) as b:
         yield b
 
