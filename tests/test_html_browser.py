@@ -1,34 +1,61 @@
-"""The HTML trace viewer and report in a real browser (headless Chromium over DevTools).
+"""The HTML trace viewer and report in a real browser (headless Chromium under Playwright).
 
 The pages are generated from real checks, written to files, loaded from ``file://`` and
 asserted on as rendered: the number of steps, which frame cells and variables are
 highlighted, what each key does, the sequence diagram's arrows, the report's verdict cells
-and links. Chromium must be installed (``.ci/run`` installs it); these tests never skip.
+and links. Playwright drives the system Chromium (tests/browser_support.py). Without
+Chromium or Playwright these tests skip with the install step, and fail instead when
+``HINTSPEC_REQUIRE_BROWSER=1`` (CI sets it).
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import browser_support
 import pytest
-from cdp_browser import Browser
+from browser_support import launch, require_browser, screenshot
 from hintspec.cli import main
 from hintspec.explore import check
 from hintspec.render.html import render_trace_html
 from hintspec.trace import Trace, read_itf
 from toy_hinting import Config, ToyHinting
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 PNG = b"\x89PNG\r\n\x1a\n"
+WIDTH, HEIGHT = 1280, 900
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with Browser(width=1280, height=900) as b:
+    """One Chromium for this module (closed before the rest of the suite runs, whose CLI
+    tests fork worker processes); skips (or fails, under HINTSPEC_REQUIRE_BROWSER=1) with
+    one line naming the install step when Chromium or Playwright is missing."""
+    with launch(require_browser()) as b:
         yield b
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    """Exceptions thrown by the page's scripts during the test."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
+    """A fresh page (its own context) per test, 1280x900 at scale 1."""
+    context = browser.new_context(
+        viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1
+    )
+    p = context.new_page()
+    p.on("pageerror", lambda error: page_errors.append(error.stack or str(error)))
+    yield p
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +70,11 @@ def buddy_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Trace]:
     return out, read_itf(itf)
 
 
+def open_file(b: Page, path: Path, fragment: str = "") -> None:
+    """Load a local file (``#fragment`` appended); Playwright waits for its load event."""
+    b.goto(path.resolve().as_uri() + (f"#{fragment}" if fragment else ""))
+
+
 def toy_page(root: Path, variant: str, prop: str) -> tuple[Path, Trace, ToyHinting]:
     model = ToyHinting(Config(variant=variant))
     trace = next(p.trace for p in check(model).properties if p.name == prop)
@@ -52,34 +84,36 @@ def toy_page(root: Path, variant: str, prop: str) -> tuple[Path, Trace, ToyHinti
     return out, trace, model
 
 
-def js(b: Browser, expr: str) -> Any:
+def js(b: Page, expr: str) -> Any:
     return b.evaluate(expr)
 
 
-def selected(b: Browser) -> int:
+def selected(b: Page) -> int:
     step = int(js(b, "document.body.dataset.step"))
     assert js(b, "document.querySelector('#steps li.step.sel').dataset.i") == str(step)
     return step
 
 
-def changed_frames(b: Browser) -> list[int]:
+def changed_frames(b: Page) -> list[int]:
     return [
         int(x)
         for x in js(b, "[...document.querySelectorAll('.frame.chg')].map(e => e.dataset.frame)")
     ]
 
 
-def changed_vars(b: Browser) -> list[str]:
+def changed_vars(b: Page) -> list[str]:
     return list(
         js(b, "[...document.querySelectorAll('#vars tr.changed')].map(e => e.dataset.name)")
     )
 
 
-def test_trace_page_steps_frames_and_keys(browser: Browser, buddy_page: tuple[Path, Trace]) -> None:
-    page, trace = buddy_page
+def test_trace_page_steps_frames_and_keys(
+    page: Page, page_errors: list[str], buddy_page: tuple[Path, Trace]
+) -> None:
+    html, trace = buddy_page
     model_frames = _python_frames(trace)  # what the model itself says, per step
-    b = browser
-    b.open(page)
+    b = page
+    open_file(b, html)
     assert js(b, "document.querySelectorAll('#steps li.step').length") == 5
     assert js(b, "document.querySelectorAll('#seq svg .row').length") == 4
     # The violating (last) state is selected first, in the list and in the diagram.
@@ -95,11 +129,11 @@ def test_trace_page_steps_frames_and_keys(browser: Browser, buddy_page: tuple[Pa
     )
     assert changed_frames(b) == _diff(model_frames[3], model_frames[4])
     # Keys: Home, j, ArrowDown, k, ArrowUp (stops at 0), End, ArrowRight (stops), ArrowLeft.
-    b.press("Home")
+    b.keyboard.press("Home")
     assert selected(b) == 0
     assert changed_frames(b) == [] and changed_vars(b) == []
     assert js(b, "document.getElementById('step-title').textContent") == "Step 0: initial state"
-    b.press("j")
+    b.keyboard.press("j")
     assert selected(b) == 1
     assert changed_vars(b) == ["free", "allocated"]
     assert changed_frames(b) == _diff(model_frames[0], model_frames[1]) == [0]
@@ -107,18 +141,18 @@ def test_trace_page_steps_frames_and_keys(browser: Browser, buddy_page: tuple[Pa
     assert js(b, "document.getElementById('cites').textContent") == (
         "mm/page_alloc.c: __rmqueue_smallest, expand"
     )
-    b.press("ArrowDown")
+    b.keyboard.press("ArrowDown")
     assert selected(b) == 2
-    b.press("k")
+    b.keyboard.press("k")
     assert selected(b) == 1
-    b.press("ArrowUp")
-    b.press("ArrowUp")
+    b.keyboard.press("ArrowUp")
+    b.keyboard.press("ArrowUp")
     assert selected(b) == 0
-    b.press("End")
+    b.keyboard.press("End")
     assert selected(b) == 4
-    b.press("ArrowRight")
+    b.keyboard.press("ArrowRight")
     assert selected(b) == 4
-    b.press("ArrowLeft")
+    b.keyboard.press("ArrowLeft")
     assert selected(b) == 3
     assert js(b, "location.hash") == "#step=3"
     # Clicks select too: a step in the list, a row of the diagram.
@@ -129,7 +163,7 @@ def test_trace_page_steps_frames_and_keys(browser: Browser, buddy_page: tuple[Pa
         "document.querySelector('#seq .row[data-i=\"1\"]').dispatchEvent(new MouseEvent('click'))",
     )
     assert selected(b) == 1
-    assert b.console_errors() == []
+    assert page_errors == []
     assert js(b, "performance.getEntriesByType('resource').length") == 0  # nothing fetched
 
 
@@ -144,23 +178,20 @@ def _diff(a: str, b: str) -> list[int]:
     return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
 
 
-def test_the_selected_step_survives_a_reload(
-    browser: Browser, buddy_page: tuple[Path, Trace]
-) -> None:
-    page, _ = buddy_page
-    browser.open(page, "step=2")
-    assert selected(browser) == 2
-    browser.press("j")
-    browser.send("Page.reload")
-    browser.wait_event("Page.loadEventFired")
-    assert selected(browser) == 3
+def test_the_selected_step_survives_a_reload(page: Page, buddy_page: tuple[Path, Trace]) -> None:
+    html, _ = buddy_page
+    open_file(page, html, "step=2")
+    assert selected(page) == 2
+    page.keyboard.press("j")
+    page.reload()
+    assert selected(page) == 3
 
 
-def test_lasso_page_marks_the_cycle(browser: Browser, tmp_path: Path) -> None:
-    page, trace, model = toy_page(tmp_path, "unfair_host", "a hint is eventually taken back")
+def test_lasso_page_marks_the_cycle(page: Page, page_errors: list[str], tmp_path: Path) -> None:
+    html, trace, model = toy_page(tmp_path, "unfair_host", "a hint is eventually taken back")
     assert trace.loop == 1
-    b = browser
-    b.open(page)
+    b = page
+    open_file(b, html)
     # 3 states and the closing step; the cycle is steps 1, 2 and the closing one.
     assert js(b, "document.querySelectorAll('#steps li.step').length") == 4
     cycle = js(b, "[...document.querySelectorAll('#steps li.cycle')].map(e => e.dataset.i)")
@@ -176,13 +207,13 @@ def test_lasso_page_marks_the_cycle(browser: Browser, tmp_path: Path) -> None:
     )
     assert changed_frames(b) == [1] and changed_vars(b) == ["inuse"]
     assert "Violated (liveness)" in js(b, "document.getElementById('verdict').innerText")
-    assert b.console_errors() == []
+    assert page_errors == []
 
 
-def test_sequence_diagram_arrows(browser: Browser, tmp_path: Path) -> None:
-    page, _, _ = toy_page(tmp_path, "reuse_before_ack", "a page in use is never discarded")
-    b = browser
-    b.open(page)
+def test_sequence_diagram_arrows(page: Page, tmp_path: Path) -> None:
+    html, _, _ = toy_page(tmp_path, "reuse_before_ack", "a page in use is never discarded")
+    b = page
+    open_file(b, html)
     lanes = js(b, "[...document.querySelectorAll('#seq .lane-head text')].map(e => e.textContent)")
     assert lanes == ["guest", "vq", "host"]
     arrows = json.loads(
@@ -219,16 +250,16 @@ def test_sequence_diagram_arrows(browser: Browser, tmp_path: Path) -> None:
     assert (pop[3], pop[4]) == (x["vq"], x["host"])  # queue -> host
     assert (ack[3], ack[4]) == (x["host"], x["vq"])  # host -> queue (the ack)
     # Selecting a step highlights its row.
-    b.press("Home")
-    b.press("j")
+    b.keyboard.press("Home")
+    b.keyboard.press("j")
     assert js(b, "document.querySelector('#seq .row.sel').textContent").startswith("1")
 
 
-def test_report_page(browser: Browser, tmp_path: Path) -> None:
+def test_report_page(page: Page, page_errors: list[str], tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     assert main(["report", "--only", "reference_buddy", "--out", str(out), "--no-prove"]) == 0
-    b = browser
-    b.open(out)
+    b = page
+    open_file(b, out)
     assert js(b, "document.querySelectorAll('td.v-violated').length") == 3
     assert js(b, "document.querySelectorAll('td.v-holds').length") == 13
     bg = js(b, "getComputedStyle(document.querySelector('td.v-violated')).backgroundColor")
@@ -237,31 +268,77 @@ def test_report_page(browser: Browser, tmp_path: Path) -> None:
     assert js(b, "performance.getEntriesByType('resource').length") == 0
     link = js(b, "document.querySelector('td.v-violated a.trace').href")
     label = js(b, "document.querySelector('td.v-violated a.trace').textContent")
-    png = b.screenshot(full_page=True)
+    png = screenshot(b, full_page=True)
     assert png.startswith(PNG) and len(png) > 10_000
     # Follow the first violation's link: the viewer has one more step than the label says.
     assert link.startswith("file://")
-    b.open(Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)))
+    b.goto(link)
     steps = int(label.split()[0])
     assert js(b, "document.querySelectorAll('#steps li.step').length") == steps + 1
-    assert b.console_errors() == []
+    assert page_errors == []
 
 
 def test_selecting_a_step_never_scrolls_the_page(
-    browser: Browser, buddy_page: tuple[Path, Trace]
+    page: Page, buddy_page: tuple[Path, Trace]
 ) -> None:
     """The selection is kept visible by scrolling the step list and the diagram, not the
     window: in a short viewport the header (the violated property) stays in view."""
-    page, _ = buddy_page
-    b = browser
-    metrics = {"width": 1280, "height": 420, "deviceScaleFactor": 1, "mobile": False}
-    b.send("Emulation.setDeviceMetricsOverride", metrics)
-    try:
-        b.open(page)
-        assert selected(b) == 4
+    html, _ = buddy_page
+    b = page
+    b.set_viewport_size({"width": WIDTH, "height": 420})
+    open_file(b, html)
+    assert js(b, "innerHeight") == 420
+    assert selected(b) == 4
+    assert js(b, "window.scrollY") == 0
+    for key in ("Home", "j", "j", "End"):
+        b.keyboard.press(key)
         assert js(b, "window.scrollY") == 0
-        for key in ("Home", "j", "j", "End"):
-            b.press(key)
-            assert js(b, "window.scrollY") == 0
-    finally:
-        b.send("Emulation.setDeviceMetricsOverride", {**metrics, "height": b.height})
+
+
+# -- the skip-or-fail logic itself (needs neither Chromium nor Playwright) -------------------
+
+
+@pytest.mark.parametrize("require", [None, "1"])
+def test_a_missing_chromium_skips_or_fails(
+    monkeypatch: pytest.MonkeyPatch, require: str | None
+) -> None:
+    monkeypatch.setattr(browser_support, "chromium_path", lambda: None)
+    monkeypatch.setattr(browser_support, "playwright_installed", lambda: True)
+    monkeypatch.delenv(browser_support.CHROMIUM_ENV, raising=False)
+    if require is None:
+        monkeypatch.delenv(browser_support.REQUIRE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(browser_support.REQUIRE_ENV, require)
+    outcome = pytest.skip.Exception if require is None else pytest.fail.Exception
+    with pytest.raises(outcome) as info:
+        require_browser()
+    assert info.value.msg == (
+        "Chromium is not installed: apt-get install chromium"
+        " (or set HINTSPEC_CHROMIUM=/path/to/chromium)"
+    )
+
+
+def test_the_reason_is_one_line_naming_each_install_step(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser_support, "playwright_installed", lambda: False)
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, str(tmp_path / "nonexistent"))
+    assert browser_support.chromium_path() is None
+    reason = browser_support.missing_reason()
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith(
+        f"Chromium and Playwright are not installed (HINTSPEC_CHROMIUM={tmp_path}"
+    )
+    assert reason.endswith(
+        ": apt-get install chromium (or set HINTSPEC_CHROMIUM=/path/to/chromium);"
+        " pip install -e '.[browser]'"
+    )
+    # $HINTSPEC_CHROMIUM names the executable when it is one; Playwright alone missing.
+    exe = tmp_path / "my-chromium"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, str(exe))
+    assert browser_support.chromium_path() == str(exe)
+    assert browser_support.missing_reason() == (
+        "Playwright is not installed: pip install -e '.[browser]'"
+    )
