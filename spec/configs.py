@@ -80,7 +80,7 @@ def make_config(
         values[key] = (
             parse_value(model_cls.name, key, raw, types[key])
             if isinstance(raw, str) and types[key] is not str
-            else raw
+            else _checked(model_cls.name, key, raw, types[key])
         )
     if variant is not None:
         if variant not in model_cls.variants:
@@ -95,6 +95,27 @@ def make_config(
         return config_cls(**values)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{model_cls.name}: invalid configuration: {exc}") from None
+
+
+def _checked(model: str, key: str, value: Any, typ: Any) -> Any:
+    """``value`` (from JSON or Python, not a string to parse) if it has the field's type."""
+    if typing.get_origin(typ) is typing.Literal:
+        ok = value in typing.get_args(typ)
+    elif typ is bool:
+        ok = isinstance(value, bool)
+    elif typ is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif typ is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif isinstance(typ, type) and issubclass(typ, enum.Enum):
+        ok = isinstance(value, typ)
+    elif typ is str:
+        ok = isinstance(value, str)
+    else:
+        ok = True  # a field type the command line cannot set: the Config checks it
+    if not ok:
+        raise UsageError(f"{model}: {key}={value!r} does not have the type of {key}")
+    return value
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

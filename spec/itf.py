@@ -85,7 +85,10 @@ def decode(data: Any, typ: Any) -> Any:
         return data
     if typ is int:
         if isinstance(data, dict) and "#bigint" in data:
-            return int(data["#bigint"])
+            try:
+                return int(data["#bigint"])
+            except (TypeError, ValueError):
+                raise DecodeError(f"expected an integer, found {data!r}") from None
         if isinstance(data, bool) or not isinstance(data, int):
             raise DecodeError(f"expected an integer, found {data!r}")
         return data
@@ -107,13 +110,16 @@ def decode(data: Any, typ: Any) -> Any:
             raise DecodeError(f"expected a tuple of {len(args)}, found {len(items)} items")
         return tuple(decode(x, a) for x, a in zip(items, args, strict=True))
     if origin in (frozenset, set):
-        if not isinstance(data, dict) or "#set" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("#set"), list):
             raise DecodeError(f"expected a set, found {data!r}")
-        return frozenset(decode(x, args[0]) for x in data["#set"])
+        return frozenset(_hashable(decode(x, args[0])) for x in data["#set"])
     if origin in (dict, typing.Mapping) or typ is dict:
-        if not isinstance(data, dict) or "#map" not in data:
+        pairs = data.get("#map") if isinstance(data, dict) else None
+        if not isinstance(pairs, list) or not all(
+            isinstance(kv, list) and len(kv) == 2 for kv in pairs
+        ):
             raise DecodeError(f"expected a map, found {data!r}")
-        return {decode(k, args[0]): decode(v, args[1]) for k, v in data["#map"]}
+        return {_hashable(decode(k, args[0])): decode(v, args[1]) for k, v in pairs}
     if isinstance(typ, type) and dataclasses.is_dataclass(typ):
         if not isinstance(data, dict):
             raise DecodeError(f"expected a record for {typ.__name__}, found {data!r}")
@@ -127,16 +133,30 @@ def decode(data: Any, typ: Any) -> Any:
     raise DecodeError(f"cannot decode a value of type {typ!r}")
 
 
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise DecodeError(f"a set element or map key must be a plain value: {value!r}") from None
+    return value
+
+
 def _decode_untyped(data: Any) -> Any:
     if isinstance(data, list):
         return tuple(_decode_untyped(x) for x in data)
     if isinstance(data, dict):
         if "#bigint" in data:
-            return int(data["#bigint"])
+            return decode(data, int)
         if "#set" in data:
-            return frozenset(_decode_untyped(x) for x in data["#set"])
+            items = data["#set"]
+            if not isinstance(items, list):
+                raise DecodeError(f"expected a set, found {data!r}")
+            return frozenset(_hashable(_decode_untyped(x)) for x in items)
         if "#tup" in data:
-            return tuple(_decode_untyped(x) for x in data["#tup"])
+            items = data["#tup"]
+            if not isinstance(items, list):
+                raise DecodeError(f"expected a tuple, found {data!r}")
+            return tuple(_decode_untyped(x) for x in items)
         return {k: _decode_untyped(v) for k, v in data.items()}
     return data
 

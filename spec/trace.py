@@ -196,16 +196,26 @@ def trace_from_itf(doc: Any, where: str = "trace") -> Trace:
             raise UsageError(
                 f"{where}: state {i} does not fit model {model_cls.name}: {exc}"
             ) from None
-        smeta = raw.get("#meta", {}) if isinstance(raw, dict) else {}
+        smeta = raw.get("#meta") or {} if isinstance(raw, dict) else {}
+        if not isinstance(smeta, dict):
+            raise UsageError(f"{where}: state {i}: '#meta' must be an object")
         action = smeta.get("action") if i > 0 else None
         if i > 0 and not isinstance(action, str):
             raise UsageError(f"{where}: state {i} has no '#meta.action'")
-        args = {k: itf.decode(v, Any) for k, v in (smeta.get("args") or {}).items()}
+        args = _decode_args(smeta.get("args"), f"{where}: state {i}: '#meta.args'")
         steps.append(Step(action, args, state))
     loop = doc.get("loop")
-    if loop is not None and (not isinstance(loop, int) or not 0 <= loop < len(steps)):
+    if loop is not None and (
+        isinstance(loop, bool) or not isinstance(loop, int) or not 0 <= loop < len(steps)
+    ):
         raise UsageError(f"{where}: 'loop' must be a state index, got {loop!r}")
-    loop_args = {k: itf.decode(v, Any) for k, v in (meta.get("loop_args") or {}).items()}
+    loop_args = _decode_args(meta.get("loop_args"), f"{where}: '#meta.loop_args'")
+    loop_action = meta.get("loop_action")
+    if loop_action is not None and not isinstance(loop_action, str):
+        raise UsageError(f"{where}: '#meta.loop_action' must be an action name")
+    for key in ("property", "explanation"):
+        if meta.get(key) is not None and not isinstance(meta.get(key), str):
+            raise UsageError(f"{where}: '#meta.{key}' must be a string")
     return Trace(
         model=model_cls.name,
         config=config,
@@ -214,10 +224,21 @@ def trace_from_itf(doc: Any, where: str = "trace") -> Trace:
         kind=str(meta.get("kind", "counterexample")),
         explanation=meta.get("explanation"),
         loop=loop,
-        loop_action=meta.get("loop_action"),
+        loop_action=loop_action,
         loop_args=loop_args,
         source=str(meta.get("source", "explore")).removeprefix("hintspec "),
     )
+
+
+def _decode_args(raw: Any, where: str) -> Args:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where} must be an object")
+    try:
+        return {str(k): itf.decode(v, Any) for k, v in raw.items()}
+    except itf.DecodeError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 # -- replay -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import pathlib
 import sys
 
+import pytest
 from hintspec.stateful import register_profiles
 from hypothesis import settings
 
@@ -23,3 +24,12 @@ settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # The hand-made toy models live beside the tests.
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say which random test order ran (pytest-randomly prints it only in the verbose
+    header), so that an order-dependent failure can be replayed with the same seed."""
+    seed = getattr(session.config.option, "randomly_seed", None)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if seed is not None and reporter is not None and not hasattr(session.config, "workerinput"):
+        reporter.write_line(f"test order: -p randomly --randomly-seed={seed}")

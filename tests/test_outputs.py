@@ -222,7 +222,7 @@ def test_report_markdown_table(buddy_report: tuple[Path, Any]) -> None:
         "| at most CAP blocks are isolated | always | holds | holds | **VIOLATED** ([4 steps][t3]) "
         "| holds |"
     ]
-    assert "[t3]: report-traces/reference_buddy-isolate-ignores-cap-frames8-at-most-cap-" in md
+    assert "[t3]: report-traces/reference_buddy-isolate_ignores_cap-at-most-cap-blocks-are-iso" in md
     assert "| `upstream` | frames=8 | holds | yes | 730 | 4,508 | 13 |" in md
     assert "*a block gets reported*: `upstream` frames=8 [2 steps][t" in md
     assert "`isolate_ignores_cap`: isolate ignores CAP = 1" in md

@@ -134,7 +134,24 @@ def step_messages(
     after: Any,
     lane_names: Sequence[str],
 ) -> list[Message]:
-    """The arrows of one step (never empty: a step with no traffic is a local event)."""
+    """The arrows of one step (never empty: a step with no traffic is a local event; a
+    step the model cannot draw is a local event that says so)."""
+    try:
+        return _step_messages(model, action, args, before, after, lane_names)
+    except Exception as exc:
+        lane = lane_names[0] if lane_names else GUEST
+        why = f"{action} (? cannot draw: {type(exc).__name__}: {exc})"
+        return [Message(lane, lane, why, "local")]
+
+
+def _step_messages(
+    model: Model[Any, Any],
+    action: str,
+    args: dict[str, Any],
+    before: Any,
+    after: Any,
+    lane_names: Sequence[str],
+) -> list[Message]:
     custom = model.messages(action, args, before, after)
     if custom is not None:
         return list(custom)
