@@ -1,5 +1,5 @@
 """The reference benchmark's vectorised form: the same semantics as ``reference_buddy``, a
-whole BFS level at a time with numpy (driven by ``hintspec.vector``).
+whole BFS level at a time with numpy (driven by ``hintspec.engine.vector``).
 
 Packing (N <= 16 frames, 4N bits in one ``uint64``):
 
@@ -17,7 +17,7 @@ are not, so ``pack`` refuses such a State (ValueError) and the conformance test
 Hypothesis walks at 16) would fail rather than the fast path hiding it.
 
 Choice ids follow the object model's generator order (alloc by want then head, free,
-isolate, putback by head), so ``hintspec.vector`` numbers states exactly as the object
+isolate, putback by head), so ``hintspec.engine.vector`` numbers states exactly as the object
 explorer does.
 """
 
@@ -60,7 +60,7 @@ def _layout(frames: int) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
 
 
 class VectorReferenceBuddy:
-    """``hintspec.vector.Vectorized`` for ``ReferenceBuddy`` (one config, one variant)."""
+    """``hintspec.engine.vector.Vectorized`` for ``ReferenceBuddy`` (one config, one variant)."""
 
     def __init__(self, model: ReferenceBuddy) -> None:
         n = model.config.frames

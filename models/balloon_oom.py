@@ -93,17 +93,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
-from hintspec.model import (
-    Args,
-    Check,
-    Model,
-    action,
-    always,
-    leads_to,
-    progress,
-    sometimes,
-)
-from hintspec.models.virtqueue import Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, leads_to, progress, sometimes
+from hintspec.lang.virtqueue import Virtqueue
 
 RESERVE = 1
 """Pages the reader needs to make progress (its page being read). A target is attainable

@@ -75,8 +75,8 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
-from hintspec.model import Args, Check, Model, action, always, progress, sometimes
-from hintspec.models.virtqueue import Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, progress, sometimes
+from hintspec.lang.virtqueue import Virtqueue
 
 CMD_ID_STOP = 0
 CMD_ID_DONE = 1

@@ -75,8 +75,8 @@ block an allocation or isolation takes is a nondeterministic choice, enumerated 
 class of interchangeable blocks (``choices``): block numbers and vCPU numbers carry no
 meaning, and the explorer stores one state per renaming class (``canonical``).
 
-What the model answers (``python -m hintspec.models.hinting_oom [key=value ...]`` prints
-it; the manifest records it): the per-CPU design causes a hinting-induced OOM at a demand
+What the model answers (``python tests/benchmarks/hinting_oom_designs.py [key=value ...]``
+prints it; the manifest records it): the per-CPU design causes a hinting-induced OOM at a demand
 of one block per vCPU and holds all of memory; every capped design holds at most
 ``capacity`` blocks and causes an OOM only when the guest's own use leaves at most
 ``capacity`` blocks above WMARK_MIN; only the per-batch gate keeps every isolation above
@@ -89,15 +89,14 @@ explored states.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
-from hintspec.model import Args, Check, Model, action, always, progress, sometimes
-from hintspec.models.virtqueue import Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, progress, sometimes
+from hintspec.lang.virtqueue import Virtqueue
 
 PERCPU = ("percpu_2019", "percpu_drain_leak", "percpu_no_recheck", "percpu_spin")
 CAPPED = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
@@ -896,99 +895,3 @@ def _set_at(items: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
 
 def _blocks(blocks: frozenset[int]) -> str:
     return "{" + ",".join(str(b) for b in sorted(blocks)) + "}"
-
-
-# -- measurements by exploration -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bound:
-    """What an exhaustive exploration says about one design and configuration."""
-
-    variant: str
-    max_held: int
-    """The most blocks hinting ever holds away from the allocator at once."""
-    min_free_after_isolation: int | None
-    """The fewest free blocks an isolation step ever leaves (None: hinting never isolates)."""
-    states: int
-    held_path: list[Any]
-    """A shortest path to a state holding ``max_held`` blocks."""
-    low_path: list[Any]
-    """A shortest path whose last step is an isolation leaving the fewest free blocks."""
-
-
-def measure(model: HintingOom) -> Bound:
-    """Explore ``model`` exhaustively and measure the memory hinting holds away from the
-    allocator: the most it holds at once, and the fewest free blocks an isolation leaves."""
-    from hintspec.explore import explore
-
-    ex = explore(model, keep_graph=False)
-    best, best_i = -1, 0
-    low: int | None = None
-    low_path: list[Any] = []
-    isolating = {
-        model.action_index("guest_free_page_hinting"),
-        model.action_index("page_reporting_cycle"),
-    }
-    for i, s in enumerate(ex.states):
-        h = model.held(s)
-        if h > best:
-            best, best_i = h, i
-        for a, args, t in model.successors(s):
-            isolates = a in isolating and args.get("blocks") and len(t.free) < len(s.free)
-            if isolates and (low is None or len(t.free) < low):
-                low = len(t.free)
-                low_path = [*ex.path_to(i), t]
-    if ex.bound_hit is not None:
-        raise ValueError(f"measure needs a complete exploration ({ex.bound_hit})")
-    return Bound(model.variant, best, low, len(ex.states), ex.path_to(best_i), low_path)
-
-
-def oom_demand_threshold(base: Config, max_demand: int | None = None) -> int | None:
-    """The smallest per-vCPU ``demand`` at which a hinting-induced OOM is reachable (None:
-    none up to ``max_demand``, by default the zone size)."""
-    from hintspec.explore import check
-
-    top = base.blocks if max_demand is None else max_demand
-    for demand in range(top + 1):
-        result = check(HintingOom(dataclasses.replace(base, demand=demand)), liveness=False)
-        if "no hinting-induced OOM" in result.failing:
-            return demand
-    return None
-
-
-DESIGNS = ("percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch")
-"""The designs the verdict table compares (the bad variants are regression tests)."""
-
-
-def table(overrides: dict[str, Any] | None = None) -> str:
-    """The per-design comparison: verdicts, the most memory held, the fewest free blocks
-    an isolation leaves, and the smallest demand with a hinting-induced OOM."""
-    from hintspec.explore import check
-
-    rows = [
-        "design                 states  verdict   held  min-free-after-isolation  OOM-from-demand"
-    ]
-    for variant in DESIGNS:
-        cfg = dataclasses.replace(Config(variant=variant), **(overrides or {}))
-        model = HintingOom(cfg)
-        res = check(model)
-        bound = measure(model)
-        thr = oom_demand_threshold(cfg)
-        rows.append(
-            f"{variant:22} {res.distinct_states:6}  {res.verdict.value:9} {bound.max_held:4}  "
-            f"{bound.min_free_after_isolation!s:>24}  {thr!s:>15}"
-        )
-        for name in res.failing:
-            rows.append(f"{'':24}violates: {name}")
-    return "\n".join(rows)
-
-
-if __name__ == "__main__":  # pragma: no cover - ``python -m hintspec.models.hinting_oom``
-    import sys
-
-    from hintspec.configs import make_config, parse_assignments
-
-    given = parse_assignments(sys.argv[1:])
-    base = make_config(HintingOom, None, given)
-    print(table({k: getattr(base, k) for k in given}))

@@ -27,7 +27,7 @@ The product's model of free page reporting (kernel-facts §1, §2.6-2.7, §5.2, 
 * the device, QEMU hw/virtio/virtio-balloon.c ``virtio_balloon_handle_report``: pop the
   buffer, discard the ranges (``ram_block_discard_range``) unless ``poison_val != 0``, push
   and notify. The host may answer as late as it likes (the virtqueue of
-  :mod:`hintspec.models.virtqueue`, one buffer: a report is synchronous).
+  :mod:`hintspec.lang.virtqueue`, one buffer: a report is synchronous).
 
 Page content is tracked per frame, abstractly (``Content``): UNDEF (any value: stale data the
 guest no longer needs, or never-initialised memory; zero is one of its values, so a discard
@@ -98,8 +98,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from enum import IntEnum
 
-from hintspec.model import Args, Check, Model, action, always, leads_to, sometimes
-from hintspec.models.virtqueue import Buffer, Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, leads_to, sometimes
+from hintspec.lang.virtqueue import Buffer, Virtqueue
 from hintspec.properties import hinting, memory
 from hintspec.properties.memory import Block, block_frames, fmt_block
 

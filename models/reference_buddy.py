@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hintspec.model import Args, Check, Model, action, always, sometimes
+from hintspec.lang.model import Args, Check, Model, action, always, sometimes
 
 Block = tuple[int, int]
 """(head frame, order)."""

@@ -92,7 +92,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Literal
 
-from hintspec.model import Args, Check, Model, action, always, leads_to, sometimes
+from hintspec.lang.model import Args, Check, Model, action, always, leads_to, sometimes
 
 UNDERUSED_511 = "underused_511_exit"
 V1 = "v1_pte_none"

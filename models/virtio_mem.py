@@ -103,16 +103,8 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Literal
 
-from hintspec.model import (
-    Args,
-    Check,
-    Model,
-    action,
-    always,
-    leads_to,
-    sometimes,
-)
-from hintspec.models.virtqueue import Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, leads_to, sometimes
+from hintspec.lang.virtqueue import Virtqueue
 
 # Return codes of the driver's functions (negated errno values in the kernel).
 OK = 0

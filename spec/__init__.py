@@ -1,6 +1,6 @@
 """hintspec: an executable, model-checked specification of Linux guest-memory hinting."""
 
-from hintspec.model import (
+from hintspec.lang.model import (
     Args,
     Check,
     Fairness,

@@ -1,5 +1,5 @@
 """``python -m hintspec`` is the ``hintspec`` command."""
 
-from hintspec.cli import main
+from hintspec.cli.app import main
 
 raise SystemExit(main())

@@ -12,11 +12,11 @@ import pathlib
 import sys
 
 import pytest
-from hintspec.stateful import register_profiles
+from hintspec.engine.fuzzing import register_profiles
 from hypothesis import settings
 
 # One definition of the profiles, shared with `hintspec fuzz` (spec/stateful.py); the
-# environment variable is set too, so hintspec.stateful.profile_name() agrees.
+# environment variable is set too, so hintspec.engine.stateful.profile_name() agrees.
 os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 register_profiles()
 settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])

@@ -14,13 +14,14 @@ import typing
 from typing import Any
 
 import pytest
-from hintspec.cli import main
-from hintspec.configs import make_config
-from hintspec.explore import check
-from hintspec.registry import all_models, get_model
-from hintspec.render.html import render_trace_html
-from hintspec.render.text import render_trace
-from hintspec.trace import Step, Trace, to_itf
+from hintspec.cli.app import main
+from hintspec.engine.check import check
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import all_models, get_model
+from hintspec.outputs.html import render_trace_html
+from hintspec.traces.files import to_itf
+from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Step, Trace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

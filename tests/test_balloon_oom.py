@@ -7,11 +7,14 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.explore import CheckResult, PropertyResult, Verdict, check
+from hintspec.engine.check import check
+from hintspec.engine.results import CheckResult, PropertyResult, Verdict
+from hintspec.lang.configs import make_config
 from hintspec.models.balloon_oom import PC, BalloonOom, Config, Ctx, Who
-from hintspec.render.text import render_trace
-from hintspec.trace import Trace, replay, to_itf, trace_from_itf
+from hintspec.traces.files import to_itf, trace_from_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Trace
 
 ORDERING = (
     "the balloon is deflated only after the page cache and other reclaim failed to satisfy "

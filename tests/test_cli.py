@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hintspec.cli import main
+from hintspec.cli.app import main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from hintspec.explore import DEADLOCK, Verdict, check
+from hintspec.engine.check import check
+from hintspec.engine.results import DEADLOCK, Verdict
 from toy_models import Counter, CounterConfig, DeadlockConfig, LockOrder, Mutex, MutexConfig
 
 
@@ -105,8 +106,8 @@ def test_never_fired_actions_are_listed() -> None:
 
 def test_same_counts_and_trace_in_fresh_processes_with_other_hash_seeds() -> None:
     code = (
-        "from hintspec.registry import get_model; from hintspec.explore import check;"
-        "from hintspec.configs import make_config;"
+        "from hintspec.lang.registry import get_model; from hintspec.engine.check import check;"
+        "from hintspec.lang.configs import make_config;"
         "m=get_model('reference_buddy'); r=check(m(make_config(m,'merge_keeps_reported')));"
         "p=[p for p in r.properties if p.trace is not None and p.kind=='always'][0];"
         "print(r.distinct_states, r.transitions, r.depth,"

@@ -7,8 +7,9 @@ import dataclasses
 import random
 
 import pytest
-from hintspec.explore import PropertyResult, Verdict, check
-from hintspec.model import progress
+from hintspec.engine.check import check
+from hintspec.engine.results import PropertyResult, Verdict
+from hintspec.lang.model import progress
 from hintspec.models.free_page_hint import (
     CMD_ID_DONE,
     CMD_ID_STOP,
@@ -18,8 +19,9 @@ from hintspec.models.free_page_hint import (
     State,
     Status,
 )
-from hintspec.render.text import render_trace
-from hintspec.trace import read_itf, replay, write_itf
+from hintspec.traces.files import read_itf, write_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
 from trace_checks import violation
 
 DATA = "after the final copy every page the guest uses holds its latest data"

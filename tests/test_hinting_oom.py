@@ -7,18 +7,14 @@ import dataclasses
 import random
 
 import pytest
-from hintspec.explore import PropertyResult, Verdict, check, explore
-from hintspec.models.hinting_oom import (
-    DESIGNS,
-    PR,
-    Config,
-    HintingOom,
-    Worker,
-    measure,
-    oom_demand_threshold,
-)
-from hintspec.render.text import render_trace
-from hintspec.trace import read_itf, replay, write_itf
+from benchmarks.hinting_oom_designs import DESIGNS, measure, oom_demand_threshold
+from hintspec.engine.check import check
+from hintspec.engine.explore import explore
+from hintspec.engine.results import PropertyResult, Verdict
+from hintspec.models.hinting_oom import PR, Config, HintingOom, Worker
+from hintspec.traces.files import read_itf, write_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
 from trace_checks import violation
 
 OOM = "no hinting-induced OOM"

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import browser_support
 import pytest
 from browser_support import launch, require_browser, screenshot
-from hintspec.cli import main
-from hintspec.explore import check
-from hintspec.render.html import render_trace_html
-from hintspec.trace import Trace, read_itf
+from hintspec.cli.app import main
+from hintspec.engine.check import check
+from hintspec.outputs.html import render_trace_html
+from hintspec.traces.files import read_itf
+from hintspec.traces.trace import Trace
 from toy_hinting import Config, ToyHinting
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def test_trace_page_steps_frames_and_keys(
 
 
 def _python_frames(trace: Trace) -> list[str]:
-    from hintspec.registry import get_model
+    from hintspec.lang.registry import get_model
 
     model = get_model(trace.model)(trace.config)
     return [model.frame_map(s.state) or "" for s in trace.steps]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hintspec.explore import Verdict, check
-from hintspec.render.text import render_trace
-from hintspec.trace import replay
+from hintspec.engine.check import check
+from hintspec.engine.results import Verdict
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
 from toy_models import BusyClient, Flicker, SpinConfig, StopConfig, StopsEarly
 
 

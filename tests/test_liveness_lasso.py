@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hintspec.explore import Verdict, check
-from hintspec.model import Args, Model, action, eventually
-from hintspec.trace import replay
+from hintspec.engine.check import check
+from hintspec.engine.results import Verdict
+from hintspec.lang.model import Args, Model, action, eventually
+from hintspec.traces.replay import replay
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ distinct states, transitions and depth (slow entries are covered by `check --all
 from __future__ import annotations
 
 import pytest
-from hintspec.manifest import load_manifest, mismatches, run_entry
-from hintspec.registry import all_models
+from hintspec.lang.registry import all_models
+from hintspec.manifests.explorer import load_manifest, mismatches, run_entry
 
 ENTRIES = [e for e in load_manifest() if not e.slow]
 

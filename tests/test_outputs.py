@@ -18,20 +18,22 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from hintspec.cli import main
-from hintspec.explore import check
-from hintspec.graph import state_graph, to_dot
-from hintspec.manifest import Entry, load_manifest, run_entry
-from hintspec.model import Message
-from hintspec.models.virtqueue import Virtqueue
-from hintspec.registry import all_models, get_model
-from hintspec.render.html import render_trace_html, trace_data
-from hintspec.render.junit import junit_xml
-from hintspec.render.markdown import render_report_markdown
-from hintspec.render.report_html import render_report_html
-from hintspec.render.sequence import actor, step_messages, trace_messages
-from hintspec.report import build_report, load_results, write_results
-from hintspec.trace import Step, Trace, read_itf
+from hintspec.cli.app import main
+from hintspec.engine.check import check
+from hintspec.engine.graph import state_graph
+from hintspec.lang.model import Message
+from hintspec.lang.registry import all_models, get_model
+from hintspec.lang.virtqueue import Virtqueue
+from hintspec.manifests.explorer import Entry, load_manifest, run_entry
+from hintspec.outputs.dot import to_dot
+from hintspec.outputs.html import render_trace_html, trace_data
+from hintspec.outputs.junit import junit_xml
+from hintspec.outputs.markdown import render_report_markdown
+from hintspec.outputs.report import build_report, load_results, write_results
+from hintspec.outputs.report_html import render_report_html
+from hintspec.outputs.sequence import actor, step_messages, trace_messages
+from hintspec.traces.files import read_itf
+from hintspec.traces.trace import Step, Trace
 from toy_hinting import Config, State, ToyHinting
 
 BUDDY_ENTRIES = [e for e in load_manifest() if e.model == "reference_buddy" and not e.slow]
@@ -222,7 +224,9 @@ def test_report_markdown_table(buddy_report: tuple[Path, Any]) -> None:
         "| at most CAP blocks are isolated | always | holds | holds | **VIOLATED** ([4 steps][t3]) "
         "| holds |"
     ]
-    assert "[t3]: report-traces/reference_buddy-isolate_ignores_cap-at-most-cap-blocks-are-iso" in md
+    assert (
+        "[t3]: report-traces/reference_buddy-isolate_ignores_cap-at-most-cap-blocks-are-iso" in md
+    )
     assert "| `upstream` | frames=8 | holds | yes | 730 | 4,508 | 13 |" in md
     assert "*a block gets reported*: `upstream` frames=8 [2 steps][t" in md
     assert "`isolate_ignores_cap`: isolate ignores CAP = 1" in md
@@ -301,7 +305,7 @@ def test_report_bad_input(
 def test_a_failing_entry_does_not_stop_the_report(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import hintspec.report as report_mod
+    import hintspec.outputs.report as report_mod
 
     real = report_mod.run_entry
 
@@ -325,7 +329,7 @@ def test_a_failing_entry_does_not_stop_the_report(
 
 def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The Z3 extension point: whatever proof_manifest.report_proofs returns is a column."""
-    import hintspec.report as report_mod
+    import hintspec.outputs.report as report_mod
 
     class Verdict(enum.Enum):
         UNKNOWN = "unknown"

@@ -8,8 +8,10 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.explore import CheckResult, PropertyResult, Verdict, check
+from hintspec.engine.check import check
+from hintspec.engine.results import CheckResult, PropertyResult, Verdict
+from hintspec.lang.configs import make_config
+from hintspec.lang.virtqueue import Virtqueue
 from hintspec.models.page_reporting import (
     Content,
     Discard,
@@ -19,10 +21,11 @@ from hintspec.models.page_reporting import (
     State,
     Word,
 )
-from hintspec.models.virtqueue import Virtqueue
 from hintspec.properties import hinting, memory
-from hintspec.render.text import render_trace
-from hintspec.trace import Trace, replay, to_itf, trace_from_itf
+from hintspec.traces.files import to_itf, trace_from_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Trace
 
 Config = tuple[tuple[str, Any], ...]
 

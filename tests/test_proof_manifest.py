@@ -6,17 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hintspec.cli import main
-from hintspec.errors import UsageError
-from hintspec.manifest import load_manifest
-from hintspec.model import PropertyKind
-from hintspec.proof_manifest import (
-    ProofEntry,
-    load_proof_manifest,
-    mismatches,
-    run_proof_entry,
-)
-from hintspec.registry import get_model
+from hintspec.cli.app import main
+from hintspec.lang.errors import UsageError
+from hintspec.lang.model import PropertyKind
+from hintspec.lang.registry import get_model
+from hintspec.manifests.explorer import load_manifest
+from hintspec.manifests.proofs import ProofEntry, load_proof_manifest, mismatches, run_proof_entry
 from hintspec.smt import encodings
 
 ENTRIES = load_proof_manifest()
@@ -30,7 +25,7 @@ def test_every_recorded_proof_result_still_holds(entry: ProofEntry) -> None:
     assert result is not None
     assert not mismatches(entry, result), mismatches(entry, result)
     if result.trace is not None:
-        from hintspec.trace import replay
+        from hintspec.traces.replay import replay
 
         outcome = replay(result.trace)
         assert outcome.ok, outcome.message

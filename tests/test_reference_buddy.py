@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.explore import Verdict, check
-from hintspec.registry import get_model
-from hintspec.trace import replay
+from hintspec.engine.check import check
+from hintspec.engine.results import Verdict
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
+from hintspec.traces.replay import replay
 
 MODEL = get_model("reference_buddy")
 

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hintspec import registry
-from hintspec.cli import main
-from hintspec.configs import make_config
-from hintspec.explore import check
+from hintspec.cli.app import main
+from hintspec.engine.check import check
+from hintspec.lang import registry
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
 from hintspec.models.reference_buddy import ReferenceBuddy
-from hintspec.naming import trace_file
-from hintspec.registry import get_model
-from hintspec.trace import read_itf
+from hintspec.traces.files import read_itf
+from hintspec.traces.naming import trace_file
 from toy_models import Faulty
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,13 +127,13 @@ def test_a_model_error_in_one_manifest_entry_does_not_stop_the_rest(
     with_models: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from hintspec import manifest
+    from hintspec.manifests import explorer as manifest
 
     entries = [
         manifest.Entry("toy_faulty", "upstream", {}, {"verdict": "holds"}),
         manifest.Entry("toy_faulty", "upstream", {"fault": "none"}, {"verdict": "holds"}),
     ]
-    monkeypatch.setattr("hintspec.cli.load_manifest", lambda: entries)
+    monkeypatch.setattr("hintspec.cli.check.load_manifest", lambda: entries)
     code, out, _ = run(["check", "--all", "--only", "toy_faulty"], capsys)
     assert code == 1
     assert "MISMATCH error: action 'write'" in out and "IndexError" in out
@@ -244,7 +244,7 @@ def test_trace_file_names_are_unique_and_never_cut_values_short(tmp_path: Path) 
         names.add(trace_file(tmp_path, trace).name)
     assert len(names) == 4
     path = trace_file(tmp_path, trace)
-    from hintspec.trace import write_itf
+    from hintspec.traces.files import write_itf
 
     write_itf(trace, path)
     assert json.loads(path.read_text())["#meta"]["config"]["capacity"] == 12
@@ -256,7 +256,7 @@ def test_trace_file_names_are_unique_and_never_cut_values_short(tmp_path: Path) 
 def test_vector_engine_without_numpy_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("hintspec.vector.numpy_available", lambda: False)
+    monkeypatch.setattr("hintspec.engine.vector.numpy_available", lambda: False)
     code, out, err = run(["check", "reference_buddy", "--engine", "vector"], capsys)
     assert code == 2 and out == ""
     assert err.strip() == (

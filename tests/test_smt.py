@@ -1,4 +1,4 @@
-"""Z3 proofs and bounded model checking (spec/smt.py, properties/proofs/, hintspec prove)."""
+"""Z3 proofs and bounded model checking (spec/smt/, properties/proofs/, hintspec prove)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import z3
-from hintspec.cli import main
-from hintspec.configs import make_config
-from hintspec.errors import UsageError
+from hintspec.cli.app import main
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
+from hintspec.lang.registry import get_model
 from hintspec.properties.proofs.reference_buddy import ReferenceBuddyEncoding
-from hintspec.registry import get_model
 from hintspec.smt import (
     Encoding,
     Forall,
@@ -23,7 +23,8 @@ from hintspec.smt import (
     encoding_for,
     prove,
 )
-from hintspec.trace import read_itf, replay
+from hintspec.traces.files import read_itf
+from hintspec.traces.replay import replay
 
 REPORTED = "reported is set only on heads of free blocks"
 OWNERSHIP = "every frame is in exactly one aligned block"

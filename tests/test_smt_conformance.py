@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import z3
-from hintspec.configs import make_config
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
 from hintspec.properties.proofs.reference_buddy import ReferenceBuddyEncoding
-from hintspec.registry import get_model
 from hintspec.smt import (
     Params,
     Transition,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hintspec.cli import main
-from hintspec.configs import make_config
-from hintspec.model import PropertyKind
+from hintspec.cli.app import main
+from hintspec.lang.configs import make_config
+from hintspec.lang.model import PropertyKind
+from hintspec.lang.registry import get_model
 from hintspec.models.hinting_oom import HintingOom, Worker
 from hintspec.properties.proofs.hinting_oom import (
     ABOVE_LOW,
@@ -22,9 +23,8 @@ from hintspec.properties.proofs.hinting_oom import (
     TIGHT,
     HintingOomEncoding,
 )
-from hintspec.registry import get_model
 from hintspec.smt import Encoding, Pred, ProofVerdict, bmc, encoding_for, prove
-from hintspec.trace import replay
+from hintspec.traces.replay import replay
 
 CAPPED = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
 SEARCH = 2

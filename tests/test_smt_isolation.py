@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import z3
-from hintspec.cli import main
-from hintspec.configs import make_config
+from hintspec.cli.app import main
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
 from hintspec.models.hinting_oom import HintingOom
 from hintspec.properties.proofs.hinting_oom import EXCLUSION, RING_LEMMA, HintingOomEncoding
-from hintspec.registry import get_model
 from hintspec.smt import (
     Pred,
     ProofResult,

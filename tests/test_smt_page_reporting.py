@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
 from hintspec.models.page_reporting import FreeInit, Pc
-from hintspec.registry import get_model
 from hintspec.smt import Budget, Cti, Encoding, ProofVerdict, bmc, encoding_for, prove
 from hintspec.smt.induction import _step
-from hintspec.trace import replay
+from hintspec.traces.replay import replay
 
 OWNERSHIP = "no page is lost or owned twice"
 FREE_HEAD = "a reported page is a free buddy head"

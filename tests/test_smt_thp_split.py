@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
 from hintspec.models.thp_split import Fault, Kind, Run
 from hintspec.properties.proofs.thp_split import ThpSplitEncoding
-from hintspec.registry import get_model
 from hintspec.smt import ProofVerdict, bmc, invariant_properties, prove
-from hintspec.trace import replay
+from hintspec.traces.replay import replay
 
 POPULATED = "a populated page stays mapped until it is discarded"
 DISCARDED = "a discarded page stays empty until QEMU places it"

@@ -16,25 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hintspec.cli import main
-from hintspec.configs import make_config
-from hintspec.errors import UsageError
-from hintspec.explore import check
-from hintspec.model import Args, Check, Model, action, always, sometimes
-from hintspec.registry import get_model
-from hintspec.render.text import render_trace
-from hintspec.simulate import simulate
-from hintspec.stateful import (
-    DEADLOCK,
-    PROFILES,
-    PropertyViolation,
-    disable_swarm,
-    fuzz,
-    machine_for,
-    profile_settings,
-    shorten_trace,
-)
-from hintspec.trace import Step, Trace, read_itf, replay, write_itf
+from hintspec.cli.app import main
+from hintspec.engine.check import check
+from hintspec.engine.fuzzing import PROFILES, fuzz, profile_settings, shorten_trace
+from hintspec.engine.simulate import simulate
+from hintspec.engine.stateful import DEADLOCK, PropertyViolation, disable_swarm, machine_for
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
+from hintspec.lang.model import Args, Check, Model, action, always, sometimes
+from hintspec.lang.registry import get_model
+from hintspec.traces.files import read_itf, write_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Step, Trace
 from hypothesis import settings
 
 

@@ -10,7 +10,7 @@ Generic: a new model in ``models/`` (and its manifest) is covered with no change
 * Every known-bad manifest entry whose failing properties include an ``always`` property
   (or "no deadlock") must be found by Hypothesis at the entry's config under the ``ci``
   profile -- derandomised, so the same examples run every time and the test cannot flake --
-  by one of the strategies of ``hintspec.stateful.search`` (plain runs; runs that may start
+  by one of the strategies of ``hintspec.engine.stateful.search`` (plain runs; runs that may start
   from the explorer's witness traces; the same with swarm testing). Shrinking is the slow
   part and is measured by ``tests/benchmarks/bench_stateful.py``; here the found trace is
   shortened at the level of actions, and it must replay. Entries marked ``"fuzz": false``
@@ -28,20 +28,14 @@ import warnings
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.explore import check
-from hintspec.manifest import Entry, load_fuzz_expectations, load_manifest
-from hintspec.model import Model
-from hintspec.registry import all_models, get_model
-from hintspec.stateful import (
-    PropertyViolation,
-    fuzz,
-    machine_for,
-    profile_settings,
-    safety_properties,
-    search,
-)
-from hintspec.trace import replay
+from hintspec.engine.check import check
+from hintspec.engine.fuzzing import fuzz, profile_settings, search
+from hintspec.engine.stateful import PropertyViolation, machine_for, safety_properties
+from hintspec.lang.configs import make_config
+from hintspec.lang.model import Model
+from hintspec.lang.registry import all_models, get_model
+from hintspec.manifests.explorer import Entry, load_fuzz_expectations, load_manifest
+from hintspec.traces.replay import replay
 from hypothesis import settings
 
 GOOD_EXAMPLES = 10
@@ -149,7 +143,7 @@ def test_known_bad_variant_is_found_under_ci_profile(entry: Entry) -> None:
     strategy, result = search(model, base=profile_settings("ci"), max_examples=BAD_EXAMPLES)
     trace = result.trace
     assert trace is not None, (
-        f"{entry.label}: no strategy of hintspec.stateful.search found a failure in "
+        f"{entry.label}: no strategy of hintspec.engine.stateful.search found a failure in "
         f"{BAD_EXAMPLES} examples (expected one of {expected}); if random runs cannot reach "
         'this bug, say so in the manifest entry ("fuzz": false, and why in its note)'
     )

@@ -3,8 +3,9 @@ replay -- lassos unrolled until they close on the very same state."""
 
 from __future__ import annotations
 
-from hintspec.explore import Verdict, check
-from hintspec.trace import replay
+from hintspec.engine.check import check
+from hintspec.engine.results import Verdict
+from hintspec.traces.replay import replay
 from toy_models import Handoff, HandoffConfig
 
 

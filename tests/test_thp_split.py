@@ -12,12 +12,16 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.errors import UsageError
-from hintspec.explore import CheckResult, PropertyResult, Verdict, check, explore
+from hintspec.engine.check import check
+from hintspec.engine.explore import explore
+from hintspec.engine.results import CheckResult, PropertyResult, Verdict
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
 from hintspec.models.thp_split import Kind, Stat, ThpSplit
-from hintspec.render.text import render_trace
-from hintspec.trace import Trace, replay, to_itf, trace_from_itf
+from hintspec.traces.files import to_itf, trace_from_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Trace
 
 WRONG_FAULT = "no wrong uffd fault"
 IGNORED = "no vCPU waits on a fault the handler will ignore"

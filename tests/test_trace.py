@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hintspec.configs import make_config
-from hintspec.explore import Verdict, check
-from hintspec.registry import get_model
-from hintspec.render.text import render_trace
-from hintspec.trace import read_itf, replay, to_itf, write_itf
+from hintspec.engine.check import check
+from hintspec.engine.results import Verdict
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
+from hintspec.traces.files import read_itf, to_itf, write_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
 
 
 def _violation(variant: str):

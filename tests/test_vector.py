@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hintspec.configs import make_config
-from hintspec.errors import UsageError
-from hintspec.explore import check, explore
+from hintspec.engine.check import check
+from hintspec.engine.explore import explore
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
+from hintspec.lang.registry import get_model
 from hintspec.models._reference_buddy_vector import VectorReferenceBuddy
-from hintspec.registry import get_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from toy_models import Counter, CounterConfig

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hintspec.configs import make_config
-from hintspec.errors import UsageError
-from hintspec.explore import CheckResult, PropertyResult, Verdict, check
+from hintspec.engine.check import check
+from hintspec.engine.results import CheckResult, PropertyResult, Verdict
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
+from hintspec.lang.registry import get_model
+from hintspec.lang.virtqueue import Virtqueue
 from hintspec.models.virtio_mem import (
     IDLE,
     MB,
@@ -26,10 +29,9 @@ from hintspec.models.virtio_mem import (
     State,
     VirtioMem,
 )
-from hintspec.models.virtqueue import Virtqueue
-from hintspec.registry import get_model
-from hintspec.render.text import render_trace
-from hintspec.trace import read_itf, replay, write_itf
+from hintspec.traces.files import read_itf, write_itf
+from hintspec.traces.replay import replay
+from hintspec.traces.text import render_trace
 
 BITMAP = "a plugged bit is set exactly when the device has the sub-block plugged"
 BACKING = "no page in use or in the buddy loses its backing"

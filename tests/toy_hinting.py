@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from hintspec.model import Args, Check, Model, action, always, leads_to, sometimes
-from hintspec.models.virtqueue import Virtqueue
+from hintspec.lang.model import Args, Check, Model, action, always, leads_to, sometimes
+from hintspec.lang.virtqueue import Virtqueue
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from hintspec.model import (
+from hintspec.lang.model import (
     Args,
     Check,
     Model,

@@ -3,8 +3,8 @@ replays against the model that produced it."""
 
 from __future__ import annotations
 
-from hintspec.explore import PropertyResult, Verdict
-from hintspec.trace import replay
+from hintspec.engine.results import PropertyResult, Verdict
+from hintspec.traces.replay import replay
 
 
 def violation(props: list[PropertyResult], name: str) -> PropertyResult:

@@ -9,7 +9,7 @@ merged head is ``h & ~(1 << k)``, and an order-``o`` block covering frame ``f`` 
 
 The encodings state their invariants as :class:`hintspec.smt.Forall` over frame numbers and
 read each set one frame at a time, so an induction step only ever looks at the frames an
-action touches and the frame its goal names (see ``spec/smt.py``).
+action touches and the frame its goal names (see ``spec/smt/``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 ``Init /\\ Next^d /\\ ~Safety`` for d = 0, 1, ... (shortest first), over the bit-blasted
 reading of the frame sets. A model is decoded, state by state, into concrete States; the
 path is labelled with the Python model's own actions
-(:func:`hintspec.trace.trace_from_path`), so the counterexample is an ordinary
-:class:`hintspec.trace.Trace` that replays. No violation within the bound is *unknown*,
+(:func:`hintspec.traces.trace.trace_from_path`), so the counterexample is an ordinary
+:class:`hintspec.traces.trace.Trace` that replays. No violation within the bound is *unknown*,
 never a proof.
 """
 
@@ -21,7 +21,7 @@ from hintspec.smt.encoding import Encoding
 from hintspec.smt.results import ProofResult, ProofVerdict
 from hintspec.smt.solver import Budget, isolated, new_bv_solver, new_solver
 from hintspec.smt.terms import EncodingError, Pred, Value, Vars, read_value, violated
-from hintspec.trace import Trace, trace_from_path
+from hintspec.traces.trace import Trace, trace_from_path
 
 StateT = TypeVar("StateT")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import z3
-from hintspec.model import Model, PropertyKind
+from hintspec.lang.model import Model, PropertyKind
 from hintspec.smt.bitblast import Bitblast
 from hintspec.smt.bmc import bv_state
 from hintspec.smt.encoding import Encoding

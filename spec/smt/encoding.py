@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import z3
-from hintspec.errors import UsageError
-from hintspec.model import Model
+from hintspec.lang.errors import UsageError
+from hintspec.lang.model import Model
 from hintspec.smt.terms import EncodingError, Params, Pred, Value, Vars, read_value, z3_value
 
 StateT = TypeVar("StateT")

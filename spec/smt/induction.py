@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import z3
-from hintspec.errors import UsageError
+from hintspec.lang.errors import UsageError
 from hintspec.smt.bmc import Violation, bmc_search, property_names, result_of, trace_of, violations
 from hintspec.smt.encoding import Encoding
 from hintspec.smt.results import Cti, ProofResult, ProofVerdict

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from hintspec.errors import UsageError
-from hintspec.model import Model
-from hintspec.registry import discover
+from hintspec.lang.errors import UsageError
+from hintspec.lang.model import Model
+from hintspec.lang.registry import discover
 from hintspec.smt.encoding import Encoding
 
 

@@ -6,10 +6,10 @@ import dataclasses
 import enum
 from typing import Any
 
-from hintspec.model import Model
-from hintspec.render.text import state_lines
+from hintspec.lang.model import Model
 from hintspec.smt.solver import Query
-from hintspec.trace import Trace
+from hintspec.traces.trace import Trace
+from hintspec.traces.values import state_lines
 
 
 class ProofVerdict(enum.Enum):

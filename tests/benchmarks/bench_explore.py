@@ -29,9 +29,9 @@ HERE = Path(__file__).resolve().parent
 
 MEASURE = """
 import json, resource, sys, time
-from hintspec.configs import make_config
-from hintspec.explore import check
-from hintspec.registry import get_model
+from hintspec.lang.configs import make_config
+from hintspec.engine.check import check
+from hintspec.lang.registry import get_model
 cls = get_model("reference_buddy")
 model = cls(make_config(cls, None, {"frames": int(sys.argv[1])}))
 if sys.argv[2] == "vector":

@@ -14,10 +14,10 @@ import sys
 import time
 from collections.abc import Iterator
 
-from hintspec.configs import make_config
-from hintspec.explore import explore
-from hintspec.liveness import check_liveness
-from hintspec.model import PropertyKind, eventually
+from hintspec.engine.explore import explore
+from hintspec.engine.liveness import check_liveness
+from hintspec.lang.configs import make_config
+from hintspec.lang.model import PropertyKind, eventually
 from hintspec.models.reference_buddy import ReferenceBuddy, State
 
 

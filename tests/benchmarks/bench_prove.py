@@ -17,9 +17,9 @@ import argparse
 import itertools
 import time
 
-from hintspec.configs import make_config
-from hintspec.proof_manifest import load_proof_manifest
-from hintspec.registry import get_model
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import get_model
+from hintspec.manifests.proofs import load_proof_manifest
 from hintspec.smt import bmc, encoding_for, encodings, prove
 
 

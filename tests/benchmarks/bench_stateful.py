@@ -1,15 +1,15 @@
-"""Benchmark: Hypothesis stateful runs (``hintspec.stateful``) against the explorer.
+"""Benchmark: Hypothesis stateful runs (``hintspec.engine.stateful``) against the explorer.
 
 Two tables, as markdown:
 
 1. For every known-bad manifest entry with a failing ``always`` property (or deadlock), at
    the entry's config: the explorer's shortest trace for the property Hypothesis reports;
-   under the ``ci`` profile (derandomised), the strategy of ``hintspec.stateful.search``
+   under the ``ci`` profile (derandomised), the strategy of ``hintspec.engine.stateful.search``
    that found it, the test case (in that strategy's run) in which Hypothesis first failed
    and the CPU seconds until then (earlier strategies included), the length of
    Hypothesis's shrunk trace and of the trace after ``shorten_trace``, and the test cases /
    CPU seconds of the whole search with shrinking; then, for comparison, how many seeded
-   random walks (``hintspec.simulate``, 50 steps) it took to hit the bug.
+   random walks (``hintspec.engine.simulate``, 50 steps) it took to hit the bug.
 2. For every model's default design at its ``hypothesis_config``: test cases, steps and CPU
    seconds of the run ``tests/test_stateful_models.py`` makes, and the actions never taken.
 
@@ -23,12 +23,13 @@ import argparse
 import time
 from typing import Any
 
-from hintspec.configs import make_config
-from hintspec.explore import check
-from hintspec.manifest import load_manifest
-from hintspec.registry import all_models, get_model
-from hintspec.simulate import simulate
-from hintspec.stateful import fuzz, profile_settings, safety_properties, search
+from hintspec.engine.check import check
+from hintspec.engine.fuzzing import fuzz, profile_settings, search
+from hintspec.engine.simulate import simulate
+from hintspec.engine.stateful import safety_properties
+from hintspec.lang.configs import make_config
+from hintspec.lang.registry import all_models, get_model
+from hintspec.manifests.explorer import load_manifest
 
 WALK_STEPS = 50
 MAX_WALKS = 5000
@@ -47,7 +48,7 @@ def bad_variants(models: set[str], max_examples: int) -> None:
     ci = profile_settings("ci")
     print(
         f"Known-bad variants, ci profile ({ci.stateful_step_count} steps; up to {max_examples} "
-        "examples per strategy of hintspec.stateful.search):\n"
+        "examples per strategy of hintspec.engine.stateful.search):\n"
     )
     print(
         "| entry | property | BFS | strategy | found in test case | CPU s to find "

@@ -1,0 +1,117 @@
+"""``hintspec report``: the design-review report of every model (Markdown or HTML).
+
+    hintspec report [--out report.html | report.md] [--include-slow] [--only MODEL]
+                    [--results FILE] [--timeout S] [--no-prove]
+
+Runs the manifest entries (as ``check --all``), writes every violated property's trace and
+every witness beside the report in ``<stem>-traces/`` (ITF, text, HTML viewer) together with
+``results.json``, then the report in the format its suffix names. ``--results`` reuses a
+previous run instead (that ``results.json``, or the output of ``check --all --json``), e.g.
+to write the Markdown of the run an HTML report came from. Exit 0 when every entry is as its
+manifest expects, 1 otherwise (the report is written either way), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from hintspec.lang.errors import UsageError
+from hintspec.lang.registry import get_model
+from hintspec.manifests.explorer import load_manifest
+from hintspec.outputs.markdown import render_report_markdown
+from hintspec.outputs.report import (
+    RESULTS_NAME,
+    EntryOutcome,
+    Report,
+    build_report,
+    load_results,
+    write_results,
+)
+from hintspec.outputs.report_html import render_report_html
+from hintspec.traces.files import write_text_atomic
+
+FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` sub-command."""
+    p = subparsers.add_parser(
+        "report", help="design-review report of every model and verdict (HTML or Markdown)"
+    )
+    p.add_argument(
+        "--out",
+        default="report.html",
+        metavar="FILE",
+        help="report.html (self-contained) or report.md (default report.html)",
+    )
+    p.add_argument("--include-slow", action="store_true", help="slow manifest entries too")
+    p.add_argument("--only", action="append", metavar="MODEL", help="only this model (repeatable)")
+    p.add_argument(
+        "--results",
+        metavar="FILE",
+        help="reuse a previous run: a report's results.json or `check --all --json` output",
+    )
+    p.add_argument("--timeout", type=float, metavar="S", help="per manifest entry")
+    p.add_argument("--no-prove", action="store_true", help="leave out Z3 proofs")
+    p.set_defaults(func=cmd_report)
+
+
+def _format_of(out: Path) -> str:
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"--out {str(out)!r}: the suffix must be .html or .md (the format follows it)"
+        )
+    return fmt
+
+
+def _print_entry(e: EntryOutcome) -> None:
+    ok = "as expected" if not e.mismatches else "NOT as expected: " + "; ".join(e.mismatches)
+    print(
+        f"  {e.model}/{e.variant} [{e.config_text}]: {e.verdict}, "
+        f"{e.distinct_states:,} states, {e.seconds:.2f} s, {ok}",
+        flush=True,
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build (or reload) the report and write it."""
+    out = Path(args.out)
+    fmt = _format_of(out)
+    models: list[str] | None = args.only
+    for name in models or []:
+        get_model(name)  # an unknown name is bad input, before anything runs
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    report: Report
+    traces = out.parent / f"{out.stem}-traces"
+    if args.results:
+        report = load_results(Path(args.results), models)
+    else:
+        entries = [e for e in load_manifest() if args.include_slow or not e.slow]
+        print(f"hintspec report: checking {len(entries)} manifest entries", flush=True)
+        report = build_report(
+            entries,
+            traces,
+            models=models,
+            timeout=args.timeout,
+            include_slow=args.include_slow,
+            prove=not args.no_prove,
+            progress=_print_entry,
+        )
+        write_results(report, traces / RESULTS_NAME)
+    render = render_report_html if fmt == "html" else render_report_markdown
+    text = render(report, out)
+    write_text_atomic(out, text)
+    bad = report.not_as_expected
+    n = len(report.entries)
+    where = "" if args.results else f"; traces and {RESULTS_NAME} in {traces}"
+    ok = n - len(bad)
+    n_models = f"{len(report.models)} model{'s' if len(report.models) != 1 else ''}"
+    print(f"wrote {out}: {n_models}, {n} entries, {ok} as expected{where}")
+    for e in bad:
+        sys.stderr.write(f"hintspec: {e.label} not as expected: {'; '.join(e.mismatches)}\n")
+    return 0 if not bad else 1

@@ -1,1 +1,0 @@
-"""Renderers of traces and results: text (terminal, mailing list)."""
