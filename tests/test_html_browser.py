@@ -21,6 +21,7 @@ from browser_support import launch, require_browser, screenshot
 from hintspec.cli.app import main
 from hintspec.engine.check import check
 from hintspec.outputs.html import render_trace_html
+from hintspec.outputs.palette import VERDICTS
 from hintspec.traces.files import read_itf
 from hintspec.traces.trace import Trace
 from toy_hinting import Config, ToyHinting
@@ -89,6 +90,12 @@ def js(b: Page, expr: str) -> Any:
     return b.evaluate(expr)
 
 
+def rgb(colour: str) -> str:
+    """``#rrggbb`` as the browser's computed style writes it."""
+    r, g, bl = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
+    return f"rgb({r}, {g}, {bl})"
+
+
 def selected(b: Page) -> int:
     step = int(js(b, "document.body.dataset.step"))
     assert js(b, "document.querySelector('#steps li.step.sel').dataset.i") == str(step)
@@ -98,7 +105,9 @@ def selected(b: Page) -> int:
 def changed_frames(b: Page) -> list[int]:
     return [
         int(x)
-        for x in js(b, "[...document.querySelectorAll('.frame.chg')].map(e => e.dataset.frame)")
+        for x in js(
+            b, "[...document.querySelectorAll('#frames .frame.chg')].map(e => e.dataset.frame)"
+        )
     ]
 
 
@@ -123,9 +132,9 @@ def test_trace_page_steps_frames_and_keys(
     assert "at most CAP blocks are isolated" in js(
         b, "document.getElementById('verdict').innerText"
     )
-    assert js(b, "document.querySelectorAll('.frame').length") == 8
+    assert js(b, "document.querySelectorAll('#frames .frame').length") == 8
     assert (
-        js(b, "[...document.querySelectorAll('.frame')].map(e => e.textContent).join('')")
+        js(b, "[...document.querySelectorAll('#frames .frame')].map(e => e.textContent).join('')")
         == (model_frames[4])
     )
     assert changed_frames(b) == _diff(model_frames[3], model_frames[4])
@@ -193,22 +202,46 @@ def test_lasso_page_marks_the_cycle(page: Page, page_errors: list[str], tmp_path
     assert trace.loop == 1
     b = page
     open_file(b, html)
-    # 3 states and the closing step; the cycle is steps 1, 2 and the closing one.
+    # 3 states and the closing step; the cycle is the steps out of state 1 and back to it.
     assert js(b, "document.querySelectorAll('#steps li.step').length") == 4
-    cycle = js(b, "[...document.querySelectorAll('#steps li.cycle')].map(e => e.dataset.i)")
-    assert cycle == ["1", "2", "3"]
-    assert js(b, "document.querySelector('#steps li.cycle-start').dataset.i") == "1"
+    assert sidebar_cycle(b) == diagram_cycle(b) == [2, 3]
+    assert js(b, "document.querySelector('#steps li.cycle-entry').dataset.i") == "1"
     assert js(b, "document.querySelectorAll('#seq svg .cycle path').length") == 1
     assert selected(b) == 3
     title = js(b, "document.getElementById('step-title').textContent")
     assert title == "Step 3: free(page=1) -> back to step 1"
     # The closing step shows the cycle's first state again: the freed page changed back.
-    assert js(b, "[...document.querySelectorAll('.frame')].map(e => e.textContent).join('')") == (
-        model.frame_map(trace.steps[1].state)
-    )
+    assert js(
+        b, "[...document.querySelectorAll('#frames .frame')].map(e => e.textContent).join('')"
+    ) == model.frame_map(trace.steps[1].state)
     assert changed_frames(b) == [1] and changed_vars(b) == ["inuse"]
     assert "Violated (liveness)" in js(b, "document.getElementById('verdict').innerText")
     assert page_errors == []
+
+
+def sidebar_cycle(b: Page) -> list[int]:
+    return [
+        int(x)
+        for x in js(b, "[...document.querySelectorAll('#steps li.cycle')].map(e => e.dataset.i)")
+    ]
+
+
+def diagram_cycle(b: Page) -> list[int]:
+    """The diagram's rows that lie between the top and the bottom of the cycle's bracket
+    (by their drawn boxes, not by their attributes)."""
+    return [
+        int(x)
+        for x in js(
+            b,
+            """(() => {
+        const path = document.querySelector('#seq .cycle path').getBBox();
+        return [...document.querySelectorAll('#seq .row')].filter(r => {
+            const box = r.querySelector('rect.bg').getBBox();
+            return box.y >= path.y - 3 && box.y + box.height <= path.y + path.height + 3;
+        }).map(r => r.dataset.i);
+    })()""",
+        )
+    ]
 
 
 def test_sequence_diagram_arrows(page: Page, tmp_path: Path) -> None:
@@ -261,14 +294,18 @@ def test_report_page(page: Page, page_errors: list[str], tmp_path: Path) -> None
     assert main(["report", "--only", "reference_buddy", "--out", str(out), "--no-prove"]) == 0
     b = page
     open_file(b, out)
-    assert js(b, "document.querySelectorAll('td.v-violated').length") == 3
-    assert js(b, "document.querySelectorAll('td.v-holds').length") == 13
-    bg = js(b, "getComputedStyle(document.querySelector('td.v-violated')).backgroundColor")
-    assert bg == "rgb(253, 236, 234)"
+    matrix = "#reference_buddy .by-property"
+    assert js(b, f"document.querySelectorAll('{matrix} td.v-violated').length") == 3
+    assert js(b, f"document.querySelectorAll('{matrix} td.v-holds').length") == 13
+    bg = js(
+        b, f"getComputedStyle(document.querySelector('{matrix} td.v-violated')).backgroundColor"
+    )
+    assert bg == rgb(VERDICTS["violated"].background)
     assert js(b, "document.querySelectorAll('table.runs tbody tr').length") == 4
     assert js(b, "performance.getEntriesByType('resource').length") == 0
     link = js(b, "document.querySelector('td.v-violated a.trace').href")
     label = js(b, "document.querySelector('td.v-violated a.trace').textContent")
+    label = label.split(" · ")[1]  # "✗ violated · 4 steps"
     png = screenshot(b, full_page=True)
     assert png.startswith(PNG) and len(png) > 10_000
     # Follow the first violation's link: the viewer has one more step than the label says.
