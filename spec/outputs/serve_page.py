@@ -131,7 +131,7 @@ EXPLORER_JS = r"""
     }
     $("frames-panel").hidden = (view.frames === null);
     if (view.frames !== null) {
-      hs.renderFrames($("frames"), view.frames, view.frames_before, look, function () {}, null);
+      hs.renderFrames($("frames"), view.frames, view.frames_before, look, null, null);
     }
     hs.renderVars($("vars"), view.variables);
   }
@@ -155,7 +155,7 @@ EXPLORER_JS = r"""
       if (c.stays) { b.appendChild(hs.el("span", "stays", "leaves the state as it is")); }
       if (c.frames) {
         var mini = hs.el("span", "mini");
-        hs.renderFrames(mini, c.frames, view.frames, look, function () {}, null);
+        hs.renderFrames(mini, c.frames, view.frames, look, null, null);
         b.appendChild(mini);
       }
       b.addEventListener("click", function () { choose(c.index); });

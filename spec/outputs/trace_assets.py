@@ -68,7 +68,7 @@ var hs = (function () {
     });
   }
   // One frame map (rows of [label, cells]) as buttons; cells that differ from `prev` are
-  // outlined; `pick(row, index)` is called when a frame is clicked.
+  // outlined; `pick(row, index)` is called when a frame is clicked (null: plain cells).
   function renderFrames(box, rows, prev, look, pick, picked) {
     box.textContent = "";
     rows.forEach(function (row, r) {
@@ -79,8 +79,9 @@ var hs = (function () {
       for (var k = 0; k < cells.length; k++) {
         var ch = cells.charAt(k);
         if (ch === " ") { line.appendChild(el("span", "frame-gap")); continue; }
-        var b = el("button", "frame", ch), style = look(ch, row[0] !== null);
-        b.type = "button";
+        // Without `pick` (a preview inside a button) the cells are not controls.
+        var b = el(pick ? "button" : "span", "frame", ch), style = look(ch, row[0] !== null);
+        if (pick) { b.type = "button"; }
         b.style.background = style[0];
         b.style.color = style[1];
         if (style[2]) { b.className += " lost"; }
@@ -91,9 +92,11 @@ var hs = (function () {
         b.dataset.frame = String(index);
         if (before !== null && before.charAt(k) !== ch) { b.className += " chg"; }
         if (picked && picked[0] === r && picked[1] === index) { b.className += " picked"; }
-        (function (rr, ii) {
-          b.addEventListener("click", function () { pick(rr, ii); });
-        })(r, index);
+        if (pick) {
+          (function (rr, ii) {
+            b.addEventListener("click", function () { pick(rr, ii); });
+          })(r, index);
+        }
         line.appendChild(b);
         index++;
       }
