@@ -25,12 +25,14 @@ import pytest
 from browser_support import axe_violations, launch, require_browser, screenshot
 from hintspec.cli.app import main
 from hintspec.engine.check import check
+from hintspec.engine.session import Session
 from hintspec.lang.registry import get_model
 from hintspec.outputs.html import render_trace_html
 from hintspec.outputs.palette import VERDICTS
+from hintspec.outputs.serve import ExplorerServer
 from hintspec.traces.files import read_itf, write_itf
 from hintspec.traces.trace import Trace
-from hintspec.traces.values import fmt_args
+from hintspec.traces.values import fmt, fmt_args
 from toy_hinting import Config, ToyHinting
 
 if TYPE_CHECKING:
@@ -747,3 +749,32 @@ def test_serve_clicks_a_path_to_a_violation(
     assert "the trace is of reference_buddy/upstream" in b.inner_text("#status")
     assert page_errors == []
     assert axe_violations(b) == []
+
+
+def test_serve_chooses_among_initial_states(page: Page, page_errors: list[str]) -> None:
+    """thp_split starts from two states (QEMU postcopy, background snapshot)."""
+    cls = get_model("thp_split")
+    model = cls(cls.Config())
+    initial = list(model.initial_states())
+    assert len(initial) == 2
+    server = ExplorerServer(Session(model), port=0)
+    server.start()
+    try:
+        b = page
+        b.goto(server.url)
+        wait_path(b, [0])
+        until(b, "!document.getElementById('initials').hidden")
+        assert js(
+            b, "[...document.querySelectorAll('#initials button')].map(e => e.textContent)"
+        ) == ["0", "1"]
+        b.click("#initials button:nth-child(2)")
+        wait_path(b, [1])
+        shown = js(
+            b,
+            "[...document.querySelectorAll('#vars tr')].map(r => "
+            "[r.dataset.name, r.querySelector('.new').textContent])",
+        )
+        assert shown == [[k, fmt(v)] for k, v in model.view(initial[1]).items()]
+        assert page_errors == []
+    finally:
+        server.stop()

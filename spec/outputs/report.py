@@ -2,10 +2,10 @@
 
 :func:`build_report` runs the manifest entries (``hintspec check --all``'s), writes each
 violated property's trace and each witness beside the report (ITF, text and an HTML
-viewer), and gathers per model what the renderers (:mod:`hintspec.outputs.markdown`,
-:mod:`hintspec.outputs.report_html`) need: what the model mirrors (its docstring), its
-configs and variants, per entry the figures (states, transitions, depth, time, actions
-that never fired) and per property the verdict:
+viewer), and gathers per model what the renderers (:mod:`hintspec.outputs.report_html`,
+:mod:`hintspec.outputs.report_text`, :mod:`hintspec.outputs.markdown`) need: what the
+model mirrors (its docstring), its configs and variants, per entry the figures (states,
+transitions, depth, time, actions that never fired) and per property the verdict:
 
 * ``holds`` -- every reachable state at the entry's configuration was checked (the bound
   is the configuration: it is stated with the state count);

@@ -285,7 +285,13 @@ def _findings(rep: ModelReport, base: Path) -> str:
     for e, why in found:
         upstream = expected_violation(rep, e) is not None
         links = ", ".join(
-            f"{esc(p.name)} ({_trace_links(p.trace, base, _steps(p.trace_length))})"
+            f"{esc(p.name)} ("
+            + (
+                _trace_links(p.trace, base, _steps(p.trace_length))
+                if p.trace_length is not None
+                else esc(p.cell)
+            )
+            + ")"
             for p in e.failing
         )
         out.append(

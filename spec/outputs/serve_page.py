@@ -3,12 +3,12 @@
 The current state (its frame map and variables, changed ones marked; the invariants it
 breaks, a deadlock, the witnesses it reaches); every enabled step, named after its action
 and the kernel or QEMU function it stands for, with the frame map it leads to and the
-invariants it would break; the path taken so far as a list (click a step to go back to
-it), Back and Forward along it; a jump to the shortest counterexample of any violated
-property; loading an ITF trace of this model; and a permalink: the URL's ``#path=0.3.1`` is
-the path (initial state, then the index of each chosen step), so a reload, a bookmark or a
-link in a mail shows the same state. The browser's own Back and Forward move through the
-states visited.
+invariants it would break; the path taken so far as a list (click a step to go back to it),
+Back and Forward along it, and the choice of initial state when there are several; a jump to
+the shortest counterexample of any violated property; loading an ITF trace of this model;
+and a permalink: the URL's ``#path=0.3.1`` is the path (initial state, then the index of
+each chosen step), so a reload, a bookmark or a link in a mail shows the same state. The
+browser's own Back and Forward move through the states visited.
 
 The script builds every element with ``textContent`` (nothing the server sends is parsed as
 HTML) and talks only to the server it came from (``connect-src 'self'``).
@@ -29,6 +29,8 @@ nav.tools { display:flex; flex-wrap:wrap; gap:8px 18px; align-items:center;
 nav.tools button, nav.tools select { font:inherit; font-size:13px; }
 nav.tools label { font-size:13px; }
 #status { font-size:13px; color:var(--muted); }
+#initials { font-size:13px; margin:0 0 6px; }
+#initials button { font:inherit; margin-left:4px; }
 #status.error { color:var(--bad); font-weight:600; }
 main.explorer { display:grid; grid-template-columns: minmax(200px, 280px) minmax(0, 1fr)
   minmax(280px, 420px); align-items:start; }
@@ -241,6 +243,19 @@ EXPLORER_JS = r"""
     if (ev.key === "ArrowLeft" || ev.key === "k") { $("back").click(); }
     else if (ev.key === "ArrowRight" || ev.key === "j") { $("forward").click(); }
   });
+  // A model with several initial states: choose the one to start from.
+  getJSON("/api/model").then(function (model) {
+    if (model.initial < 2) { return; }
+    $("initials").hidden = false;
+    for (var k = 0; k < model.initial; k++) {
+      (function (k) {
+        var b = hs.el("button", "initial", String(k));
+        b.type = "button";
+        b.addEventListener("click", function () { trail = [k]; lasso = null; go([k], true); });
+        $("initial-buttons").appendChild(b);
+      })(k);
+    }
+  });
   var start = fromHash();
   if (start) { trail = start.slice(); }
   go(start || [0], false).then(loadViolations);
@@ -273,7 +288,9 @@ def explorer_page(model: Model[Any, Any]) -> str:
 </nav>
 <main class="explorer">
   <section id="path-panel" aria-labelledby="path-title">
-    <h2 id="path-title">Path</h2><ol id="trail" class="trail"></ol></section>
+    <h2 id="path-title">Path</h2>
+    <div id="initials" hidden>start from initial state <span id="initial-buttons"></span></div>
+    <ol id="trail" class="trail"></ol></section>
   <section id="state-panel" aria-labelledby="where">
     <h2 id="where"></h2>
     <div id="cites" class="muted mono"></div>

@@ -50,20 +50,22 @@ var hs = (function () {
     return e;
   }
   // The tokens of a label, as hintspec.outputs.layout.tokens: a line may break at a space
-  // or after "(", never inside a token.
+  // or after "(", never inside a token. Each token comes with the blank before it ("" after
+  // a parenthesis), so the text is kept exactly.
   function tokens(text) {
-    var out = [];
-    String(text).split(/\s+/).filter(function (w) { return w.length > 0; })
-      .forEach(function (word, wi) {
-        word.split(/(?<=\()(?!\))/).filter(function (p) { return p.length > 0; })
-          .forEach(function (piece, k) { out.push([piece, k === 0 && wi > 0]); });
-      });
+    var out = [], parts = String(text).trim().split(/(\s+)/);
+    for (var i = 0; i < parts.length; i += 2) {
+      var blank = i > 0 ? parts[i - 1] : "";
+      parts[i].split(/(?<=\()(?!\))/).filter(function (p) { return p.length > 0; })
+        .forEach(function (piece, k) { out.push([piece, k === 0 ? blank : ""]); });
+    }
     return out;
   }
   function setTokens(node, text) {
     node.textContent = "";
+    node.style.whiteSpace = "pre-wrap";
     tokens(text).forEach(function (t, k) {
-      if (k > 0) { node.appendChild(t[1] ? document.createTextNode(" ") : el("wbr")); }
+      if (k > 0) { node.appendChild(t[1] ? document.createTextNode(t[1]) : el("wbr")); }
       node.appendChild(el("span", "tok", t[0]));
     });
   }
