@@ -115,6 +115,40 @@ def launch(executable: str) -> Iterator[Browser]:
             browser.close()
 
 
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+"""The axe-core rule sets the pages must pass: WCAG 2.1 A and AA (contrast among them) and
+the best practices (landmarks: one main, all content inside landmarks, unique names)."""
+
+
+def axe_script() -> str:
+    """axe-core's source (shipped inside the ``axe-playwright-python`` wheel, which the
+    ``browser`` extra installs); skips or fails like :func:`require_browser` without it."""
+    try:
+        from axe_playwright_python.base import AXE_SCRIPT
+    except ImportError:
+        reason = f"axe-core (axe-playwright-python) is not installed: {INSTALL_PLAYWRIGHT}"
+        if browser_required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return str(AXE_SCRIPT)
+
+
+def axe_violations(page: Page, tags: list[str] | None = None) -> list[str]:
+    """Run axe-core on the page as it is now: one line per violated rule and node."""
+    page.evaluate(axe_script())
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+        "resultTypes: ['violations']})",
+        tags or AXE_TAGS,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}: "
+        f"{node.get('failureSummary', '')}".replace("\n", " ")
+        for v in result["violations"]
+        for node in v["nodes"]
+    ]
+
+
 def screenshot(page: Page, out: Path | None = None, *, full_page: bool = True) -> bytes:
     """A PNG of the page (the whole page, or only the viewport), also written to ``out``."""
     return page.screenshot(path=out, full_page=full_page, type="png")

@@ -1,5 +1,6 @@
 """Design-review outputs without a browser: message sequences, the trace page's data, the
-report (HTML, Markdown, results.json), the state graph (DOT, GraphML) and JUnit XML.
+report (HTML, Markdown, results.json) and JUnit XML. The text report, graphs and the
+explorer have their own files (test_report_text.py, test_graph.py, test_serve.py).
 
 The browser tests (tests/test_html_browser.py) load the same pages in headless Chromium.
 """
@@ -16,21 +17,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import pytest
 from hintspec.cli.app import main
 from hintspec.engine.check import check
-from hintspec.engine.graph import state_graph
 from hintspec.lang.model import Message
 from hintspec.lang.registry import all_models, get_model
 from hintspec.lang.virtqueue import Virtqueue
 from hintspec.manifests.explorer import Entry, load_manifest, run_entry
-from hintspec.outputs.dot import to_dot
 from hintspec.outputs.html import render_trace_html, trace_data
 from hintspec.outputs.junit import junit_xml
 from hintspec.outputs.markdown import render_report_markdown
-from hintspec.outputs.report import build_report, load_results, write_results
+from hintspec.outputs.report import build_report, expected_violation, findings
 from hintspec.outputs.report_html import render_report_html
+from hintspec.outputs.report_json import load_results, write_results
 from hintspec.outputs.sequence import actor, step_messages, trace_messages
 from hintspec.traces.files import read_itf
 from hintspec.traces.trace import Step, Trace
@@ -126,7 +125,9 @@ def test_trace_page_data_marks_changes_and_frames() -> None:
     data = trace_data(trace, model)
     assert len(data["steps"]) == 5
     assert data["initial"] == 4  # the violating state is shown first
-    assert [s["frames"] for s in data["steps"]] == ["ff", "Hf", "Hf", "Af", "Af"]
+    assert [s["frames"] for s in data["steps"]] == [
+        [[None, m]] for m in ("ff", "Hf", "Hf", "Af", "Af")
+    ]
     changed = [[v[0] for v in s["vars"] if v[2] is not None] for s in data["steps"]]
     assert changed == [[], ["vq"], ["vq"], ["inuse"], ["vq", "discarded"]]
     assert data["steps"][4]["cites"] == "hw/virtio/virtio-balloon.c: virtio_balloon_handle_report"
@@ -236,11 +237,13 @@ def test_report_html_is_self_contained(buddy_report: tuple[Path, Any]) -> None:
     root, report = buddy_report
     page = render_report_html(report, root / "report.html")
     assert_self_contained(page)
-    assert page.count("class='v v-violated'") == 3
-    assert page.count("class='v v-holds'") == 13
-    assert page.count("class='v v-witnessed'") == 4
+    # The matrix is there twice: property x variant, and transposed.
+    assert page.count("<td class='v v-violated'>") == 2 * 3
+    assert page.count("<td class='v v-holds'>") == 2 * 13
+    assert page.count("<td class='v v-witnessed'>") == 2 * 4
     hrefs = re.findall(r"href='([^'#]+)'", page)
     assert hrefs and all((root / h).exists() for h in hrefs)
+    assert all(not h.startswith(("/", "file:")) for h in hrefs)  # relative links only
 
 
 def test_results_json_renders_the_same_report(buddy_report: tuple[Path, Any]) -> None:
@@ -257,7 +260,8 @@ def test_results_json_renders_the_same_report(buddy_report: tuple[Path, Any]) ->
 
 def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.md"
-    code, stdout, _ = run(["report", "--only", "reference_buddy", "--out", str(out)], capsys)
+    argv = ["report", "--only", "reference_buddy", "--out", str(out), "--no-prove"]
+    code, stdout, _ = run(argv, capsys)
     assert code == 0
     assert "wrote" in stdout and "4 entries, 4 as expected" in stdout
     assert out.read_text().startswith("# hintspec design review")
@@ -288,7 +292,7 @@ def test_report_from_check_all_json(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["report", "--out", "r.txt"], "the suffix must be .html or .md"),
+        (["report", "--out", "r.pdf"], "the suffix must be .html, .md or .txt"),
         (["report", "--only", "nosuch"], "unknown model 'nosuch'"),
         (["report", "--results", "missing.json", "--out", "r.md"], "does not exist"),
     ],
@@ -316,7 +320,8 @@ def test_a_failing_entry_does_not_stop_the_report(
 
     monkeypatch.setattr(report_mod, "run_entry", flaky)
     out = tmp_path / "r.md"
-    code, stdout, err = run(["report", "--only", "reference_buddy", "--out", str(out)], capsys)
+    argv = ["report", "--only", "reference_buddy", "--out", str(out), "--no-prove"]
+    code, stdout, err = run(argv, capsys)
     assert code == 1
     assert "4 entries, 3 as expected" in stdout
     assert "merge_keeps_reported [frames=8] not as expected: error: RuntimeError" in err
@@ -378,66 +383,8 @@ def test_report_proof_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         "(2-induction) |" in md
     )
     page = render_report_html(report, tmp_path / "r.html")
-    assert "class='v v-proven'" in page and "class='v v-unknown'" in page
-    assert "title='a CTI with no real counterexample within depth 6'" in page
-
-
-# -- the state graph -----------------------------------------------------------------------
-
-
-def test_graph_counts_match_the_explorer() -> None:
-    model = get_model("reference_buddy")(get_model("reference_buddy").Config(frames=4))
-    sg = state_graph(model)
-    result = check(model)
-    assert sg.graph.number_of_nodes() == result.distinct_states == 27
-    assert sg.graph.number_of_edges() == result.transitions == 88
-    assert sg.highlighted is None
-
-
-def test_graph_highlights_the_counterexample(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "g.graphml"
-    argv = ["graph", "reference_buddy", "--variant", "isolate_ignores_cap", "--format", "graphml"]
-    code, stdout, _ = run([*argv, "--out", str(out)], capsys)
-    assert code == 0
-    assert (
-        stdout == f"wrote {out}: 731 states, 4512 transitions, 4 highlighted "
-        "(at most CAP blocks are isolated)\n"
-    )
-    g = nx.read_graphml(out)
-    path_nodes = sorted(n for n, d in g.nodes(data=True) if d["on_path"])
-    path_edges = [d["label"] for _s, _t, d in g.edges(data=True) if d["on_path"]]
-    assert len(path_nodes) == 5
-    assert sorted(path_edges) == sorted(
-        [
-            "alloc(order=0, head=0)",
-            "isolate(head=4, order=2)",
-            "free(head=0, order=0)",
-            "isolate(head=0, order=2)",
-        ]
-    )
-    violating = [n for n, d in g.nodes(data=True) if d["violates"]]
-    assert violating and all("at most CAP" in g.nodes[n]["violates"] for n in violating)
-
-
-def test_graph_lasso_and_dot() -> None:
-    model, _ = toy_trace("unfair_host", "a hint is eventually taken back")
-    sg = state_graph(model, prop="a hint is eventually taken back")
-    dot = to_dot(sg, "toy")
-    marked = [line for line in dot.splitlines() if "->" in line and "penwidth=2.5" in line]
-    # hint(0), alloc(1), and the closing free(1) back to the cycle's start
-    assert len(marked) == 3
-    assert any('label="free(page=1)"' in line for line in marked)
-    assert dot.startswith('digraph "toy" {') and dot.rstrip().endswith("}")
-
-
-def test_graph_refuses_a_big_space(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(
-        ["graph", "reference_buddy", "--format", "dot", "--max-states", "100"], capsys
-    )
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "exceeds 100 states" in err
+    assert "class='p v-proven'" in page and "class='p v-unknown'" in page
+    assert "title='2-induction, 3.0 s: a CTI with no real counterexample within depth 6'" in page
 
 
 # -- JUnit ---------------------------------------------------------------------------------
@@ -475,3 +422,118 @@ def test_junit_cases_and_failures(tmp_path: Path, capsys: pytest.CaptureFixture[
     failure = case.find("failure")
     assert failure is not None and failure.get("message") == "distinct_states: expected 1, got 730"
     json.dumps(xml)  # plain text
+
+
+# -- what a reviewer reads first: data lost, findings, expected violations -----------------
+
+
+def test_lost_data_is_red_and_nothing_else_is() -> None:
+    from hintspec.outputs.palette import LOST_COLOUR, frame_colour, is_lost
+
+    pr = get_model("page_reporting").frame_legend
+    vm = get_model("virtio_mem").frame_legend
+    assert [ch for ch in pr if is_lost(ch, pr)] == ["!", "?", "#"]
+    assert [ch for ch in vm if is_lost(ch, vm)] == ["!"]
+    # 'discarded by the host' alone is a state of a free page, not lost data.
+    assert not is_lost("D", ToyHinting.frame_legend)
+    assert frame_colour("!", pr) == LOST_COLOUR == frame_colour("!", {})
+    # virtio-mem's X (PageOffline, unplugged) was drawn red before: it is not lost data.
+    assert frame_colour("X", vm) != LOST_COLOUR
+    for ch in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+        if not is_lost(ch, {}):
+            assert frame_colour(ch, {}) != LOST_COLOUR
+
+
+def test_a_violation_that_loses_data_is_marked(tmp_path: Path) -> None:
+    entry = Entry("page_reporting", "reuse_before_ack", {}, {}, max_states=20000)
+    report = build_report([entry], tmp_path, models=["page_reporting"], prove=False)
+    (e,) = report.models[0].entries
+    lost = {p.name: p.data_lost for p in e.properties if p.verdict == "violated"}
+    assert lost == {
+        "a reported page goes back to the allocator only after the host acked it": False,
+        "every frame of a marked block was handed to the host and not written since": False,
+        "the host never discards data the guest is using": True,
+    }
+    page = render_report_html(report, tmp_path / "r.html")
+    assert page.count("<td class='v v-lost'>") == 2  # once per orientation of the matrix
+    assert "⚠ data lost · 8 steps" in page
+    md = render_report_markdown(report, tmp_path / "r.md")
+    assert "**VIOLATED** ⚠ data lost ([8 steps]" in md
+
+
+def _entry(
+    variant: str,
+    config: dict[str, Any],
+    verdict: str,
+    failing: list[tuple[str, str]],
+    note: str = "",
+) -> Any:
+    from hintspec.outputs.report import EntryOutcome, PropertyOutcome
+
+    props = [PropertyOutcome(n, k, "violated") for n, k in failing]
+    return EntryOutcome(
+        "virtio_mem",
+        variant,
+        config,
+        variant,
+        verdict,
+        10,
+        20,
+        3,
+        0.1,
+        True,
+        None,
+        [],
+        props,
+        note=note,
+    )
+
+
+def test_a_violated_upstream_entry_says_why_and_names_the_fix() -> None:
+    from hintspec.outputs.report import model_report
+
+    finding = _entry(
+        "upstream",
+        {"blocks": 2},
+        "violated",
+        [("a completely unplugged memory block is eventually removed", "liveness")],
+        "FINDING: the block escapes the cleanup (lasso)",
+    )
+    vacuous = _entry(
+        "upstream",
+        {"online_zones": "movable"},
+        "violated",
+        [("fake offline fails", "sometimes")],
+        "all memory movable",
+    )
+    rep = model_report(
+        get_model("virtio_mem"),
+        [
+            _entry("upstream", {}, "holds", []),
+            finding,
+            _entry("cleanup_rechecks", {"blocks": 2}, "holds", []),
+            vacuous,
+            _entry("no_remove_retry", {}, "violated", [("x", "liveness")], "a bad variant"),
+        ],
+    )
+    assert finding.is_finding and not vacuous.is_finding
+    assert expected_violation(rep, finding) == (
+        "FINDING: the block escapes the cleanup (lasso). Fixed by cleanup_rechecks, which "
+        "holds at the same configuration."
+    )
+    assert expected_violation(rep, vacuous) == (
+        "Only witnesses fail here ('fake offline fails' never happens at this configuration): "
+        "nothing is broken, the situation does not arise. all memory movable."
+    )
+    assert expected_violation(rep, rep.entries[0]) is None  # holds
+    assert expected_violation(rep, rep.entries[4]) is None  # a bad variant says it itself
+    assert [e for e, _why in findings(rep)] == [finding, vacuous]
+
+
+def test_markdown_links_are_relative(buddy_report: tuple[Path, Any]) -> None:
+    root, report = buddy_report
+    md = render_report_markdown(report, root / "sub" / "r.md")
+    targets = re.findall(r"^\[t\d+\]: (\S+)$", md, flags=re.M) + re.findall(r"\]\(([^)]+)\)", md)
+    assert targets
+    assert all(not t.startswith(("/", "file:", "http:", "https:")) for t in targets), targets
+    assert all(t.startswith(("../report-traces/", "#")) for t in targets)

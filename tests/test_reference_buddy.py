@@ -1,5 +1,6 @@
-"""The explorer's correctness oracle: the reference benchmark's exact figures
-(shared/benchmarks/reference-buddy-report.md), and its injected bugs in 3-4 steps."""
+"""The explorer's correctness oracle: the reference benchmark's exact figures (the ones
+Spin and TLC agree on, recorded in models/manifest/reference_buddy.json: 730 states at 8
+frames, 530,093 at 16), and its injected bugs in 3-4 steps."""
 
 from __future__ import annotations
 

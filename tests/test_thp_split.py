@@ -3,7 +3,8 @@
 Exact figures of the upstream design, the failing property and shortest trace of every bad
 variant (each replays from its ITF form), the v1 trace in the order of the July 2024 review
 (write, NOHUGEPAGE + discard, split, register, access), the liveness lassos, and the
-mlocked / mm_forbids_zeropage configurations (P-THP-4).
+mlocked / mm_forbids_zeropage configurations, where no zero subpage is ever replaced by the
+shared zeropage (so that witness is vacuous by design: the manifest's notes say why).
 """
 
 from __future__ import annotations

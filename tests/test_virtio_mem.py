@@ -97,7 +97,7 @@ def test_two_blocks_without_user_offlining_hold() -> None:
 
 
 def test_zone_movable_never_fails_fake_offline() -> None:
-    """P-MEM-4: with every block onlined to ZONE_MOVABLE (and boot memory to migrate to),
+    """With every block onlined to ZONE_MOVABLE (and boot memory to migrate to),
     alloc_contig_range never meets an unmovable page: the witness is vacuous."""
     res = result(online_zones="movable")
     assert res.failing == [FAKE_OFFLINE_FAILS]

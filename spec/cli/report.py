@@ -1,11 +1,13 @@
-"""``hintspec report``: the design-review report of every model (Markdown or HTML).
+"""``hintspec report``: the design-review report of every model (HTML, Markdown or text).
 
-    hintspec report [--out report.html | report.md] [--include-slow] [--only MODEL]
-                    [--results FILE] [--timeout S] [--no-prove]
+    hintspec report [--format html|markdown|text] [--out FILE] [--include-slow]
+                    [--only MODEL] [--results FILE] [--timeout S] [--no-prove]
 
 Runs the manifest entries (as ``check --all``), writes every violated property's trace and
 every witness beside the report in ``<stem>-traces/`` (ITF, text, HTML viewer) together with
-``results.json``, then the report in the format its suffix names. ``--results`` reuses a
+``results.json``, then the report in the format ``--format`` names, or else the suffix of
+``--out`` (``.html``, ``.md``, ``.txt``; default ``report.html``). The text format is for a
+mail: at most 80 columns, no markup, every violation's trace inline. ``--results`` reuses a
 previous run instead (that ``results.json``, or the output of ``check --all --json``), e.g.
 to write the Markdown of the run an HTML report came from. Exit 0 when every entry is as its
 manifest expects, 1 otherwise (the report is written either way), 2 bad usage.
@@ -22,30 +24,43 @@ from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
 from hintspec.manifests.explorer import load_manifest
 from hintspec.outputs.markdown import render_report_markdown
-from hintspec.outputs.report import (
-    RESULTS_NAME,
-    EntryOutcome,
-    Report,
-    build_report,
-    load_results,
-    write_results,
-)
+from hintspec.outputs.report import RESULTS_NAME, EntryOutcome, Report, build_report
 from hintspec.outputs.report_html import render_report_html
+from hintspec.outputs.report_json import load_results, write_results
+from hintspec.outputs.report_text import render_report_text
 from hintspec.traces.files import write_text_atomic
 
-FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+FORMATS = {
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+}
+SUFFIX = {"html": ".html", "markdown": ".md", "text": ".txt"}
+RENDERERS = {
+    "html": render_report_html,
+    "markdown": render_report_markdown,
+    "text": render_report_text,
+}
 
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command."""
     p = subparsers.add_parser(
-        "report", help="design-review report of every model and verdict (HTML or Markdown)"
+        "report", help="design-review report of every model and verdict (HTML, Markdown, text)"
+    )
+    p.add_argument(
+        "--format",
+        choices=tuple(SUFFIX),
+        help="html (self-contained page), markdown (for the web) or text (80 columns, for a "
+        "mail); default: the suffix of --out",
     )
     p.add_argument(
         "--out",
-        default="report.html",
         metavar="FILE",
-        help="report.html (self-contained) or report.md (default report.html)",
+        help="where to write it (default report.html, or report.<suffix of --format>)",
     )
     p.add_argument("--include-slow", action="store_true", help="slow manifest entries too")
     p.add_argument("--only", action="append", metavar="MODEL", help="only this model (repeatable)")
@@ -59,13 +74,18 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _format_of(out: Path) -> str:
+def _format_and_out(args: argparse.Namespace) -> tuple[str, Path]:
+    """The format and the file: --format wins; otherwise the suffix of --out decides."""
+    if args.format is not None:
+        return args.format, Path(args.out or f"report{SUFFIX[args.format]}")
+    out = Path(args.out or "report.html")
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise UsageError(
-            f"--out {str(out)!r}: the suffix must be .html or .md (the format follows it)"
+            f"--out {str(out)!r}: the suffix must be .html, .md or .txt (the format follows "
+            "it), or name the format with --format"
         )
-    return fmt
+    return fmt, out
 
 
 def _print_entry(e: EntryOutcome) -> None:
@@ -79,8 +99,9 @@ def _print_entry(e: EntryOutcome) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build (or reload) the report and write it."""
-    out = Path(args.out)
-    fmt = _format_of(out)
+    fmt, out = _format_and_out(args)
+    if out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a directory")
     models: list[str] | None = args.only
     for name in models or []:
         get_model(name)  # an unknown name is bad input, before anything runs
@@ -103,8 +124,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             progress=_print_entry,
         )
         write_results(report, traces / RESULTS_NAME)
-    render = render_report_html if fmt == "html" else render_report_markdown
-    text = render(report, out)
+    text = RENDERERS[fmt](report, out)
     write_text_atomic(out, text)
     bad = report.not_as_expected
     n = len(report.entries)

@@ -3,8 +3,11 @@
 Per model: what it mirrors (the docstring's first paragraph), configs and variants, the
 property x variant table (columns are manifest entries, each naming its configuration and
 state count, which is the bound a ``holds`` speaks about), the runs' figures (states,
-transitions, depth, time, actions that never fired), the violations with links to their
-text traces, and the witnesses. Links are relative to the Markdown file.
+transitions, depth, time, actions that never fired, the manifest's note), the findings and
+the expected violations of the upstream design with why, the violations with links to
+their text traces, and the witnesses. Every link is relative to the Markdown file (a
+published page keeps working beside its traces); for a mail, use the text format
+(:mod:`hintspec.outputs.report_text`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from hintspec.outputs.report import (
     PropertyOutcome,
     Report,
     TraceLink,
+    findings,
     first_paragraph,
     verdict_rows,
 )
@@ -72,7 +76,8 @@ def verdict_cell(p: PropertyOutcome | None, link: _Links) -> str:
     steps = f"{p.trace_length} step{'s' if p.trace_length != 1 else ''}"
     if p.verdict == "violated" and p.kind != "sometimes":
         lasso = " ↺" if p.trace is not None and p.trace.lasso else ""
-        return f"**VIOLATED** ({link(p.trace, steps)}{lasso})"
+        lost = " ⚠ data lost" if p.data_lost else ""
+        return f"**VIOLATED**{lost} ({link(p.trace, steps)}{lasso})"
     if p.cell == "witnessed" and p.trace_length is not None:
         return f"witnessed ({link(p.trace, steps)})"
     if p.verdict == "undetermined":
@@ -126,9 +131,9 @@ def _model_section(rep: ModelReport, link: _Links) -> list[str]:
     out += ["", "**Runs.**", ""]
     out.append(
         "| variant | config | verdict | as expected | states | transitions | depth | time "
-        "| never fired |"
+        "| never fired | note |"
     )
-    out.append("|---|---|---|---|--:|--:|--:|--:|---|")
+    out.append("|---|---|---|---|--:|--:|--:|--:|---|---|")
     for e in rep.entries:
         expected = "yes" if not e.mismatches else "**NO**: " + _cell_text("; ".join(e.mismatches))
         if not e.expected:
@@ -137,8 +142,14 @@ def _model_section(rep: ModelReport, link: _Links) -> list[str]:
         out.append(
             f"| `{e.variant}` | {e.config_text} | {verdict} | {expected} | "
             f"{e.distinct_states:,} | {e.transitions:,} | {e.depth} | {e.seconds:.2f} s | "
-            f"{', '.join(f'`{a}`' for a in e.never_fired) or '–'} |"
+            f"{', '.join(f'`{a}`' for a in e.never_fired) or '–'} | {_cell_text(e.note)} |"
         )
+    found = findings(rep)
+    if found:
+        out += ["", "**Findings and expected violations of the upstream design.**", ""]
+        for e, why in found:
+            tag = " (FINDING)" if e.is_finding else ""
+            out.append(f"- `{e.variant}` {e.config_text}{tag}: {why}")
     violations = rep.violations()
     if violations:
         out += ["", "**Violations.**", ""]

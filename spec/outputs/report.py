@@ -2,10 +2,10 @@
 
 :func:`build_report` runs the manifest entries (``hintspec check --all``'s), writes each
 violated property's trace and each witness beside the report (ITF, text and an HTML
-viewer), and gathers per model what the renderers (:mod:`hintspec.outputs.markdown`,
-:mod:`hintspec.outputs.report_html`) need: what the model mirrors (its docstring), its
-configs and variants, per entry the figures (states, transitions, depth, time, actions
-that never fired) and per property the verdict:
+viewer), and gathers per model what the renderers (:mod:`hintspec.outputs.report_html`,
+:mod:`hintspec.outputs.report_text`, :mod:`hintspec.outputs.markdown`) need: what the
+model mirrors (its docstring), its configs and variants, per entry the figures (states,
+transitions, depth, time, actions that never fired) and per property the verdict:
 
 * ``holds`` -- every reachable state at the entry's configuration was checked (the bound
   is the configuration: it is stated with the state count);
@@ -15,10 +15,11 @@ that never fired) and per property the verdict:
 * ``proven`` by Z3 for a stated size (k-induction), from the optional proof hook
   (:func:`proof_outcomes`).
 
-A report serialises to JSON (``results.json`` beside the traces), so one run can be
-rendered again in the other format: ``hintspec report --results DIR/results.json --out
-report.md``. The JSON of ``hintspec check --all --json`` is accepted too (its figures; no
-trace links unless it carries trace paths).
+A violation whose trace reaches a frame map with lost data (:func:`hintspec.outputs.palette.
+is_lost`) is marked ``data_lost``. :func:`expected_violation` says why a violated entry of
+the upstream design is expected (the manifest's note, the finding, and the fix variant that
+holds at the same configuration). A report serialises to JSON
+(:mod:`hintspec.outputs.report_json`), so one run can be rendered again in another format.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import inspect
-import json
-import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -35,19 +35,21 @@ from typing import Any
 
 from hintspec.engine.results import CheckResult
 from hintspec.lang.configs import config_overrides, config_to_json, make_config
-from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Model
 from hintspec.lang.registry import all_models, get_model
 from hintspec.manifests.explorer import Entry, mismatches, run_entry
 from hintspec.manifests.proofs import report_proofs
 from hintspec.outputs.html import render_trace_html
+from hintspec.outputs.palette import frame_rows, is_lost
 from hintspec.traces import naming
 from hintspec.traces.files import write_itf, write_text_atomic
 from hintspec.traces.text import render_trace
 from hintspec.traces.trace import Trace
+from hintspec.traces.values import safe_frame_map
 
 RESULTS_NAME = "results.json"
 FORMAT_VERSION = 1
+FINDING = re.compile(r"\s*finding\b", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -73,6 +75,8 @@ class PropertyOutcome:
     explanation: str | None = None
     trace_length: int | None = None
     trace: TraceLink | None = None
+    data_lost: bool = False
+    """Violated, and some state of the trace shows lost data in its frame map."""
 
     @property
     def cell(self) -> str:
@@ -80,6 +84,12 @@ class PropertyOutcome:
         if self.kind == "sometimes":
             return {"holds": "witnessed", "violated": "vacuous"}.get(self.verdict, self.verdict)
         return self.verdict
+
+    @property
+    def style(self) -> str:
+        """The colour class (:data:`hintspec.outputs.palette.VERDICTS`): the cell word, or
+        ``lost`` for a violation that loses data."""
+        return "lost" if self.cell == "violated" and self.data_lost else self.cell
 
 
 @dataclasses.dataclass
@@ -109,6 +119,16 @@ class EntryOutcome:
     def config_text(self) -> str:
         """``frames=8 cap=2`` or ``defaults``."""
         return " ".join(f"{k}={v}" for k, v in self.config.items()) or "defaults"
+
+    @property
+    def is_finding(self) -> bool:
+        """The manifest's note records a finding (``FINDING: ...``)."""
+        return bool(FINDING.match(self.note))
+
+    @property
+    def failing(self) -> list[PropertyOutcome]:
+        """The properties this entry breaks (vacuous witnesses included)."""
+        return [p for p in self.properties if p.verdict == "violated"]
 
     def property(self, name: str) -> PropertyOutcome | None:
         for p in self.properties:
@@ -151,6 +171,8 @@ class ModelReport:
     frame_legend: dict[str, str]
     entries: list[EntryOutcome]
     proofs: list[ProofOutcome] = dataclasses.field(default_factory=list)
+    default_variant: str = "upstream"
+    """The variant a model checks when none is named (the design it stands for)."""
 
     @property
     def violated_variants(self) -> list[str]:
@@ -209,6 +231,18 @@ def _write_trace(trace: Trace, model: Model[Any, Any], directory: Path, stem: st
     return TraceLink(str(itf), str(page), str(text), len(trace), trace.loop is not None)
 
 
+def loses_data(trace: Trace, model: Model[Any, Any]) -> bool:
+    """Does some state of ``trace`` show lost data in its frame map?"""
+    legend = model.frame_legend
+    for step in trace.steps:
+        fmap = safe_frame_map(model, step.state)
+        rows = frame_rows(fmap, legend) if fmap else []
+        cells = "".join(row.cells for row in rows if row.label is None)
+        if any(is_lost(ch, legend) for ch in cells if ch != " "):
+            return True
+    return False
+
+
 def model_report(cls: type[Model[Any, Any]], entries: list[EntryOutcome]) -> ModelReport:
     """The model's own description (docstring, configs, variants) with its entries."""
     props = [(p.name, p.kind.value) for p in cls.properties]
@@ -225,6 +259,7 @@ def model_report(cls: type[Model[Any, Any]], entries: list[EntryOutcome]) -> Mod
         properties=props,
         frame_legend=dict(cls.frame_legend),
         entries=entries,
+        default_variant=str(getattr(cls.Config(), "variant", "upstream")),
     )
 
 
@@ -253,6 +288,10 @@ def entry_outcome(
                 explanation=p.explanation,
                 trace_length=len(p.trace) if p.trace is not None else None,
                 trace=link,
+                data_lost=p.trace is not None
+                and p.verdict.value == "violated"
+                and p.kind != "sometimes"
+                and loses_data(p.trace, model),
             )
         )
     return EntryOutcome(
@@ -398,171 +437,15 @@ def build_report(
     note = "" if prove else "Z3 proofs were not run (--no-prove)."
     return Report(
         models=reports,
-        generated=_now(),
+        generated=now(),
         include_slow=include_slow,
         seconds=time.monotonic() - start,
         proof_note=note,
     )
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-# -- JSON ------------------------------------------------------------------------------
-
-
-def _relativise(value: Any, base: Path) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: (
-                os.path.relpath(v, base)
-                if k in ("itf", "html", "text") and isinstance(v, str)
-                else _relativise(v, base)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_relativise(v, base) for v in value]
-    return value
-
-
-def report_json(report: Report, base: Path) -> dict[str, Any]:
-    """The report as JSON, trace paths relative to ``base``."""
-    doc = {"format": "hintspec-report", "version": FORMAT_VERSION, **dataclasses.asdict(report)}
-    out: dict[str, Any] = _relativise(doc, base)
-    return out
-
-
-def write_results(report: Report, path: Path) -> None:
-    """``results.json``: the report's data, to render it again without re-running."""
-    write_text_atomic(path, json.dumps(report_json(report, path.parent), indent=1) + "\n")
-
-
-def _link(raw: Any, base: Path) -> TraceLink | None:
-    if not isinstance(raw, dict) or not raw.get("itf"):
-        return None
-    paths = {k: str((base / raw[k]).resolve()) if raw.get(k) else None for k in ("html", "text")}
-    return TraceLink(
-        itf=str((base / raw["itf"]).resolve()),
-        html=paths["html"],
-        text=paths["text"],
-        length=int(raw.get("length", 0)),
-        lasso=bool(raw.get("lasso", False)),
-    )
-
-
-def _property(raw: dict[str, Any], base: Path) -> PropertyOutcome:
-    link = _link(raw.get("trace"), base)
-    if link is None and isinstance(raw.get("trace"), str):
-        # `check --all --json` names the ITF file itself.
-        itf = (base / raw["trace"]).resolve()
-        link = TraceLink(str(itf), length=int(raw.get("trace_length") or 0))
-    return PropertyOutcome(
-        name=str(raw["name"]),
-        kind=str(raw.get("kind", "always")),
-        verdict=str(raw["verdict"]),
-        explanation=raw.get("explanation"),
-        trace_length=raw.get("trace_length"),
-        trace=link,
-    )
-
-
-def _entry(raw: dict[str, Any], base: Path) -> EntryOutcome:
-    model = str(raw["model"])
-    cfg = raw.get("config", {})
-    if "label" not in raw:
-        # `check --all --json`: the config is the full one; keep what differs.
-        defaults = config_to_json(get_model(model).Config())
-        cfg = {k: v for k, v in cfg.items() if k != "variant" and defaults.get(k) != v}
-    return EntryOutcome(
-        model=model,
-        variant=str(raw["variant"]),
-        config=dict(cfg),
-        label=str(raw.get("label") or raw.get("entry") or model),
-        verdict=str(raw["verdict"]),
-        distinct_states=int(raw["distinct_states"]),
-        transitions=int(raw["transitions"]),
-        depth=int(raw["depth"]),
-        seconds=float(raw["seconds"]),
-        complete=bool(raw.get("complete", raw.get("bound_hit") is None)),
-        bound_hit=raw.get("bound_hit"),
-        never_fired=list(raw.get("never_fired", [])),
-        properties=[_property(p, base) for p in raw.get("properties", [])],
-        expected=dict(raw.get("expected", {})),
-        mismatches=list(raw.get("mismatches", [])),
-        slow=bool(raw.get("slow", False)),
-        note=str(raw.get("note", "")),
-    )
-
-
-def load_results(path: Path, models: Sequence[str] | None = None) -> Report:
-    """A report from ``results.json`` (or from ``hintspec check --all --json`` output)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"results file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read results file {str(path)!r}: {exc}") from None
-    base = path.parent
-    try:
-        if isinstance(doc, list):
-            return _from_check_json(doc, base, models)
-        if isinstance(doc, dict) and doc.get("format") == "hintspec-report":
-            return _from_report_json(doc, base, models)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: malformed results ({exc})") from None
-    raise UsageError(
-        f"{path}: not a hintspec report results.json nor `hintspec check --all --json` output"
-    )
-
-
-def _from_check_json(doc: list[Any], base: Path, models: Sequence[str] | None) -> Report:
-    by_model: dict[str, list[EntryOutcome]] = {}
-    for raw in doc:
-        outcome = _entry(raw, base)
-        by_model.setdefault(outcome.model, []).append(outcome)
-    names = list(models) if models else list(by_model)
-    reports = [model_report(get_model(n), by_model.get(n, [])) for n in names]
-    return Report(
-        reports,
-        _now(),
-        include_slow=False,
-        seconds=sum(e.seconds for es in by_model.values() for e in es),
-        source="results",
-    )
-
-
-def _from_report_json(doc: dict[str, Any], base: Path, models: Sequence[str] | None) -> Report:
-    reports: list[ModelReport] = []
-    for raw in doc["models"]:
-        if models and raw["name"] not in models:
-            continue
-        rep = ModelReport(
-            name=raw["name"],
-            summary=raw["summary"],
-            doc=raw["doc"],
-            defaults=raw["defaults"],
-            reference_config=raw["reference_config"],
-            variants=raw["variants"],
-            actions=[(a, c) for a, c in raw["actions"]],
-            properties=[(n, k) for n, k in raw["properties"]],
-            frame_legend=raw.get("frame_legend", {}),
-            entries=[_entry(e, base) for e in raw["entries"]],
-            proofs=[
-                ProofOutcome(**{**p, "trace": _link(p.get("trace"), base)})
-                for p in raw.get("proofs", [])
-            ],
-        )
-        reports.append(rep)
-    return Report(
-        reports,
-        str(doc["generated"]),
-        include_slow=bool(doc.get("include_slow")),
-        seconds=float(doc.get("seconds", 0.0)),
-        source="results",
-        proof_note=str(doc.get("proof_note", "")),
-    )
 
 
 @dataclasses.dataclass
@@ -609,3 +492,58 @@ def holds_note(entry: EntryOutcome) -> str:
         f"every one of the {entry.distinct_states:,} reachable states at "
         f"{entry.config_text} was checked (depth {entry.depth})"
     )
+
+
+# -- what a reviewer asks first -------------------------------------------------------------
+
+
+def is_upstream(rep: ModelReport, entry: EntryOutcome) -> bool:
+    """Is the entry a check of the design the model stands for (not a bad variant)?"""
+    return entry.variant in ("upstream", rep.default_variant)
+
+
+def fixes(rep: ModelReport, entry: EntryOutcome) -> list[EntryOutcome]:
+    """Other variants that hold at the entry's very configuration: the fixes."""
+    return [
+        e
+        for e in rep.entries
+        if e.variant != entry.variant and e.config == entry.config and e.verdict == "holds"
+    ]
+
+
+def expected_violation(rep: ModelReport, entry: EntryOutcome) -> str | None:
+    """Why a violated entry of the upstream design is expected, in one paragraph (None for
+    entries that hold, and for bad variants, whose description says what went wrong)."""
+    if entry.verdict != "violated" or not is_upstream(rep, entry):
+        return None
+    failing = entry.failing
+    parts: list[str] = []
+    if failing and all(p.kind == "sometimes" for p in failing):
+        names = ", ".join(repr(p.name) for p in failing)
+        parts.append(
+            f"Only witnesses fail here ({names} never happens at this configuration): "
+            "nothing is broken, the situation does not arise."
+        )
+    if entry.note:
+        parts.append(entry.note.rstrip(".") + ".")
+    elif not parts:
+        parts.append("The manifest records this violation as expected (it gives no note).")
+    fixed = fixes(rep, entry)
+    if fixed:
+        names = ", ".join(e.variant for e in fixed)
+        verb = "holds" if len(fixed) == 1 else "hold"
+        parts.append(f"Fixed by {names}, which {verb} at the same configuration.")
+    return " ".join(parts)
+
+
+def findings(rep: ModelReport) -> list[tuple[EntryOutcome, str]]:
+    """The entries a reviewer reads first: findings, and violations of the upstream design,
+    each with why it is expected."""
+    out: list[tuple[EntryOutcome, str]] = []
+    for e in rep.entries:
+        why = expected_violation(rep, e)
+        if why is not None:
+            out.append((e, why))
+        elif e.is_finding:
+            out.append((e, e.note))
+    return out

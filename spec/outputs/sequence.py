@@ -21,12 +21,14 @@ a field, with ``avail``/``inflight``/``used`` tuples, such as
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from hintspec.lang.model import Message, Model
+from hintspec.outputs.layout import longest_token, wrap_tokens
 from hintspec.traces.trace import Trace
 from hintspec.traces.values import fmt
 
@@ -210,3 +212,143 @@ def trace_messages(model: Model[Any, Any], trace: Trace) -> tuple[list[str], lis
             )
         )
     return lane_names, per_step
+
+
+# -- the diagram ---------------------------------------------------------------------------
+
+_LANE_MIN, _LANE_MAX = 200, 360
+_LEFT = 70
+"""Room left of the first lane: the step numbers and the cycle's bracket."""
+_HEAD_H = 34
+_LINE_H = 14
+_CHAR_W = 6.8
+"""Width of one character of the 11 px monospace labels (DejaVu Sans Mono: 6.62 px)."""
+_PAD = 12
+"""Free space on each side of a label, inside its arrow's span or its box."""
+
+
+@dataclasses.dataclass
+class _Placed:
+    msg: Message
+    lines: list[str]
+    height: float
+
+
+def _lane_width(lanes: Sequence[str], per_step: Sequence[Sequence[Message]]) -> float:
+    """Wide enough for the longest token and a lane name; otherwise as wide as most labels
+    need on one line (within bounds)."""
+    labels = [m.label for msgs in per_step for m in msgs]
+    token = max((longest_token(t) for t in labels), default=0)
+    longest = max((len(t) for t in labels), default=0)
+    name = max((len(lane) for lane in lanes), default=0)
+    wanted = min(max(_CHAR_W * (longest + 2) + 2 * _PAD, _LANE_MIN), _LANE_MAX)
+    return max(wanted, _CHAR_W * token + 2 * _PAD + 8, 7.5 * name + 40)
+
+
+def _place(msg: Message, x: dict[str, float], lane_w: float) -> _Placed:
+    x1 = x.get(msg.src, min(x.values()))
+    x2 = x.get(msg.dst, x1)
+    room = (abs(x2 - x1) if x1 != x2 else lane_w - 8) - 2 * _PAD
+    lines = wrap_tokens(msg.label, max(1, int(room // _CHAR_W)))
+    return _Placed(msg, lines, len(lines) * _LINE_H + 10)
+
+
+def _text(lines: list[str], cx: float, top: float) -> str:
+    spans = "".join(
+        f"<tspan x='{cx:.1f}' y='{top + _LINE_H * (k + 1) - 3:.1f}'>{html.escape(line)}</tspan>"
+        for k, line in enumerate(lines)
+    )
+    return f"<text class='msg' text-anchor='middle'>{spans}</text>"
+
+
+def _message_svg(p: _Placed, x: dict[str, float], top: float, lane_w: float) -> str:
+    msg = p.msg
+    title = f"<title>{html.escape(msg.label)}</title>"
+    x1 = x.get(msg.src, min(x.values()))
+    x2 = x.get(msg.dst, x1)
+    cls = f"m m-{html.escape(msg.kind)}"
+    if x1 == x2:
+        width = max(len(line) for line in p.lines) * _CHAR_W + 2 * _PAD
+        width = min(width, lane_w - 8)
+        height = len(p.lines) * _LINE_H + 6
+        return (
+            f"<g class='{cls}'>{title}<rect x='{x1 - width / 2:.1f}' y='{top + 2:.1f}' "
+            f"width='{width:.1f}' height='{height}' rx='4'/>"
+            f"{_text(p.lines, x1, top + 5)}</g>"
+        )
+    arrow_y = top + len(p.lines) * _LINE_H + 5
+    return (
+        f"<g class='{cls}'>{title}{_text(p.lines, (x1 + x2) / 2, top + 1)}"
+        f"<line x1='{x1:.1f}' y1='{arrow_y:.1f}' x2='{x2:.1f}' y2='{arrow_y:.1f}' "
+        "stroke-width='1.5' marker-end='url(#arrow)'/></g>"
+    )
+
+
+def cycle_rows(loop: int | None, closing: bool, n_steps: int) -> range:
+    """The steps that make up a lasso's cycle, by index: from the first step out of the
+    state ``loop`` to the closing step back to it (empty when the lasso is a stop)."""
+    if loop is None or not closing:
+        return range(0)
+    return range(loop + 1, n_steps + 1)
+
+
+def sequence_svg(
+    lanes: list[str], per_step: list[list[Message]], loop: int | None, closing: bool
+) -> str:
+    """The message sequence chart: one row group per step (``data-i`` its index); labels
+    wrap at token boundaries and are never cut; a lasso's cycle is bracketed over exactly
+    the rows of :func:`cycle_rows` (``data-first``/``data-last``)."""
+    lane_w = _lane_width(lanes, per_step)
+    x = {lane: _LEFT + lane_w * (k + 0.5) for k, lane in enumerate(lanes)}
+    width = _LEFT + lane_w * len(lanes) + 10
+    placed = [[_place(m, x, lane_w) for m in msgs] for msgs in per_step]
+    heights = [max(24.0, sum(p.height for p in row) + 6) for row in placed]
+    total = _HEAD_H + sum(heights[1:]) + 16
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{total:.0f}' "
+        f"viewBox='0 0 {width:.0f} {total:.0f}' role='img' aria-label='message sequence'>",
+        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "
+        "markerHeight='7' orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' "
+        "fill='#37474f'/></marker></defs>",
+    ]
+    for lane in lanes:
+        parts.append(
+            f"<line class='lane-line' x1='{x[lane]:.1f}' y1='{_HEAD_H - 6}' "
+            f"x2='{x[lane]:.1f}' y2='{total:.0f}'/>"
+        )
+    y = float(_HEAD_H)
+    tops: dict[int, float] = {}
+    for i in range(1, len(per_step)):
+        tops[i] = y
+        row = [
+            f"<g class='row' data-i='{i}'>",
+            f"<rect class='bg' x='0' y='{y:.1f}' width='{width:.0f}' height='{heights[i]:.1f}'/>",
+            f"<text x='28' y='{y + 16:.1f}' text-anchor='end' class='n'>{i}</text>",
+        ]
+        top = y + 3
+        for p in placed[i]:
+            row.append(_message_svg(p, x, top, lane_w))
+            top += p.height
+        row.append("</g>")
+        parts.append("".join(row))
+        y += heights[i]
+    for lane in lanes:
+        w = 7.5 * len(lane) + 24
+        parts.append(
+            f"<g class='lane-head'><rect x='{x[lane] - w / 2:.1f}' y='4' width='{w:.1f}' "
+            f"height='22' rx='5'/><text x='{x[lane]:.1f}' y='19' text-anchor='middle'>"
+            f"{html.escape(lane)}</text></g>"
+        )
+    cycle = cycle_rows(loop, closing, len(per_step) - 1)
+    if cycle:
+        top, bottom = tops[cycle[0]], y
+        mid = (top + bottom) / 2
+        parts.append(
+            f"<g class='cycle' data-first='{cycle[0]}' data-last='{cycle[-1]}'>"
+            f"<line class='cycle-start' x1='0' y1='{top:.1f}' x2='{width:.0f}' y2='{top:.1f}'/>"
+            f"<path d='M44,{top + 2:.1f} h-8 V{bottom - 2:.1f} h8'/>"
+            f"<text x='56' y='{mid:.1f}' text-anchor='middle' "
+            f"transform='rotate(-90 56 {mid:.1f})'>cycle</text></g>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)

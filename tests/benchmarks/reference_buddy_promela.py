@@ -1,15 +1,15 @@
 """Generate the Promela encoding of the reference benchmark (Spin's side of the comparison).
 
-The semantics are those of ``models/reference_buddy.py`` (and of
-``shared/benchmarks/reference-buddy-report.md``): one process loops over alternatives, each a
-``d_step`` (one atomic, deterministic transition, no intermediate state stored) guarded by
-the nondeterministic choice it stands for -- one alternative per (action, block head). The
-only state is the arrays: ``ORD(f)`` (0: frame f is not a block head, else order + 1),
-``st[f]`` (at a head: 0 free, 1 allocated, 2 isolated), ``rep[f]`` (PG_reported). Scratch
-variables are reset inside each d_step so they never distinguish states. ``ORD`` is stored
-XOR its initial value (frame 0 starts as the one top-order block), so the initial state is
-Spin's all-zero state and no initialising step adds a state: Spin's stored-state count is
-exactly the explorer's distinct-state count.
+The semantics are those of ``models/reference_buddy.py`` (whose state counts, recorded in
+``models/manifest/reference_buddy.json``, Spin must reproduce): one process loops over
+alternatives, each a ``d_step`` (one atomic, deterministic transition, no intermediate state
+stored) guarded by the nondeterministic choice it stands for -- one alternative per (action,
+block head). The only state is the arrays: ``ORD(f)`` (0: frame f is not a block head, else
+order + 1), ``st[f]`` (at a head: 0 free, 1 allocated, 2 isolated), ``rep[f]``
+(PG_reported). Scratch variables are reset inside each d_step so they never distinguish
+states. ``ORD`` is stored XOR its initial value (frame 0 starts as the one top-order block),
+so the initial state is Spin's all-zero state and no initialising step adds a state: Spin's
+stored-state count is exactly the explorer's distinct-state count.
 
 Usage: ``python reference_buddy_promela.py FRAMES > buddy.pml``.
 """
