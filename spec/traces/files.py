@@ -20,11 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hintspec import __version__
 from hintspec.lang.configs import config_overrides, make_config
 from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Args, Model
 from hintspec.lang.registry import get_model, lookup, model_spec
+from hintspec.lang.version import VERSION
 from hintspec.traces import itf
 from hintspec.traces.trace import Step, Trace
 
@@ -50,7 +50,7 @@ def to_itf(trace: Trace) -> dict[str, Any]:
         "source": f"hintspec {trace.source}",
         "model": trace.model,
         "model_spec": _spec_of(trace.model),
-        "hintspec": __version__,
+        "hintspec": VERSION,
         "variant": trace.variant,
         "config": config_overrides(trace.config),
         "property": trace.prop,
@@ -176,9 +176,9 @@ def trace_from_itf(doc: Any, where: str = "trace") -> Trace:
 def _model_of(meta: dict[str, Any], where: str) -> type[Model[Any, Any]]:
     """The model a trace was written for, loaded from ``#meta.model_spec`` if need be."""
     version = meta.get("hintspec")
-    if version is not None and version != __version__:
+    if version is not None and version != VERSION:
         raise UsageError(
-            f"{where}: written by hintspec {version}, this is hintspec {__version__}; "
+            f"{where}: written by hintspec {version}, this is hintspec {VERSION}; "
             "run the check again to write the trace anew"
         )
     name = str(meta["model"])
