@@ -168,6 +168,15 @@ def _importable_origin(cls: ModelClass) -> Origin:
     return Origin("module", spec, spec)
 
 
+def shown_spec(spec: str) -> str:
+    """A model spec as a user types it: a file's path relative to the working directory
+    when it is inside it."""
+    if not _is_file_spec(spec):
+        return spec
+    file, sep, cls = spec.rpartition(":") if ".py:" in spec else (spec, "", "")
+    return _shown(file) + sep + cls
+
+
 def _shown(path: str) -> str:
     real = os.path.realpath(path)
     rel = os.path.relpath(real)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import time
 from importlib import resources
 from pathlib import Path
@@ -45,7 +46,13 @@ from hintspec.engine.results import CheckResult
 from hintspec.lang.configs import config_overrides, make_config
 from hintspec.lang.errors import ModelError, UsageError
 from hintspec.lang.project import Project, find_project
-from hintspec.lang.registry import get_model, model_spec, project_models, source_dir
+from hintspec.lang.registry import (
+    get_model,
+    model_spec,
+    project_models,
+    shown_spec,
+    source_dir,
+)
 from hintspec.traces.files import write_text_atomic
 
 
@@ -75,6 +82,17 @@ class Entry:
     def spec(self) -> str:
         """The model spec that loads this entry's model."""
         return self.source or self.model
+
+    def command(self) -> str:
+        """The one-line ``hintspec check`` command that checks this entry alone."""
+        words = ["hintspec", "check", shown_spec(self.spec), "--variant", self.variant]
+        for key, value in self.config.items():
+            words += ["--set", f"{key}={value}"]
+        if self.max_states is not None:
+            words += ["--max-states", str(self.max_states)]
+        if not self.symmetry:
+            words.append("--no-symmetry")
+        return shlex.join(words)
 
     @property
     def label(self) -> str:
