@@ -333,6 +333,7 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint) -> ModelClass:
     dist = getattr(ep, "dist", None)
     by = f" of {dist.name} {dist.version}" if dist is not None else ""
     what = f"entry point {ep.name!r}{by}"
+    where = f"{ep.name!r}{by}"
     try:
         value = ep.load()
     except ModuleNotFoundError as exc:
@@ -344,7 +345,7 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint) -> ModelClass:
     if not (isinstance(value, type) and issubclass(value, Model)):
         raise UsageError(f"{what} ({ep.value}) is not a Model subclass")
     spec = f"{value.__module__}:{value.__qualname__}"
-    return register(value, _origins.get(value) or Origin("entry point", spec, what))
+    return register(value, _origins.get(value) or Origin("entry point", spec, where))
 
 
 def _is_file_spec(spec: str) -> bool:
