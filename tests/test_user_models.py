@@ -435,3 +435,31 @@ def test_lint_finds_no_teeth_and_a_variant_that_changes_nothing(
     assert code == 1 and "Mistakes has no @sometimes property (rule: every model needs" in out, out
     code, out, _ = run(["lint", str(HANDSHAKE)], capsys)
     assert code == 0 and "no findings" in out, out
+
+
+# -- the guide -------------------------------------------------------------------------------
+
+GUIDE = ROOT / "docs" / "writing-a-model.md"
+
+
+def test_the_guide_shows_the_example_verbatim_and_covers_every_hook() -> None:
+    from hintspec.lang.model import Model
+
+    text = GUIDE.read_text()
+    assert f"```python\n{HANDSHAKE.read_text()}```" in text
+    hooks = {
+        "Config", "State", "initial_states", "is_terminal", "frame_map", "frame_legend",
+        "canonical", "symmetric", "view", "messages", "lanes", "hypothesis_config",
+        "reference_config", "designs", "vectorized", "check_deadlock", "variants",
+    }  # fmt: skip
+    declared = {n for n in vars(Model) if not n.startswith("_")}
+    used_by_checkers = {
+        "actions", "properties", "successors", "steps_of", "action_index", "property",
+        "evaluate_always", "fairness_of", "summary", "properties_of", "name",
+    }  # fmt: skip
+    assert declared - used_by_checkers <= hooks
+    for hook in hooks:
+        assert f"`{hook}" in text, hook
+    for decorator in ("@action", "@always", "@sometimes", "@eventually", "@leads_to",
+                      "@always_eventually", "@progress", "trigger=", "fair="):  # fmt: skip
+        assert decorator in text, decorator
