@@ -463,3 +463,26 @@ def test_the_guide_shows_the_example_verbatim_and_covers_every_hook() -> None:
     for decorator in ("@action", "@always", "@sometimes", "@eventually", "@leads_to",
                       "@always_eventually", "@progress", "trigger=", "fair="):  # fmt: skip
         assert decorator in text, decorator
+
+
+def test_a_module_added_after_a_strict_editable_install_is_discovered(tmp_path: Path) -> None:
+    """The install links each file of the source tree; a file added later has no link."""
+    src, link = tmp_path / "src" / "usermodels", tmp_path / "link" / "usermodels"
+    src.mkdir(parents=True)
+    link.mkdir(parents=True)
+    (src / "__init__.py").write_text('"""A package of models."""\n')
+    (link / "__init__.py").symlink_to(src / "__init__.py")
+    (src / "added_later.py").write_text(HANDSHAKE.read_text())
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from hintspec.lang.model import Model\n"
+        "from hintspec.lang.registry import discover\n"
+        "print(sorted(discover('usermodels', Model, 'name')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "link")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == "['handshake']"

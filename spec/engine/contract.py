@@ -63,6 +63,15 @@ def _line(code: types.CodeType | None, lineno: int | None) -> str | None:
     return f"{_shown(code.co_filename)}:{lineno}: {text}"
 
 
+def where_defined(fn: Callable[..., Any]) -> str:
+    """``file:line`` where ``fn`` (a model's method) is defined."""
+    try:
+        _lines, lineno = inspect.getsourcelines(fn)
+        return f"{_shown(inspect.getfile(fn))}:{lineno}"
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn))
+
+
 def _def_line(fn: Callable[..., Any]) -> str | None:
     try:
         _lines, lineno = inspect.getsourcelines(fn)

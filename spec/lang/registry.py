@@ -272,7 +272,11 @@ def _load_file(spec: str) -> ModelClass:
     if ".py:" in spec:
         file, _sep, class_name = spec.rpartition(":")
     path = Path(file)
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        exists = False
+    if not exists:
         raise UsageError(f"model file {file!r} does not exist")
     real = os.path.realpath(path)
     stem = re.sub(r"\W", "_", path.stem)
@@ -375,12 +379,19 @@ def get_model(spec: str) -> ModelClass:
             cls = get_model(model_spec_)
             if cls.name == spec:
                 return cls
-    if "." in spec and importlib.util.find_spec(spec.partition(".")[0]) is not None:
+    if "." in spec and _importable(spec.partition(".")[0]):
         return _load_module(spec)
     known = [*builtins, *eps, *_loaded]
     raise UsageError(
         f"unknown model {spec!r}; known models: {', '.join(dict.fromkeys(known))}; {FORMS}"
     )
+
+
+def _importable(top: str) -> bool:
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def project_models() -> list[ModelClass]:
