@@ -398,11 +398,13 @@ def test_junit_cases_and_failures(tmp_path: Path, capsys: pytest.CaptureFixture[
     suite = ET.parse(out).getroot()
     assert suite.tag == "testsuite"
     counts = [suite.get(k) for k in ("tests", "failures", "errors", "skipped")]
-    assert counts == ["5", "0", "0", "1"]  # 4 entries run, the slow frames=16 one skipped
+    # 4 entries run, each a case and one per property (5), the slow frames=16 one skipped
+    assert counts == ["25", "0", "0", "1"]
     cases = suite.findall("testcase")
     assert cases[0].get("name") == "reference_buddy/upstream [frames=8]"
     assert all(c.get("classname") == "hintspec.reference_buddy" for c in cases)
-    cap = cases[2]
+    by_name = {c.get("name"): c for c in cases}
+    cap = by_name["reference_buddy/isolate_ignores_cap [frames=8]"]
     props = {p.get("name"): p.get("value") for p in cap.iter("property")}
     assert props["verdict"] == "violated" and props["distinct_states"] == "731"
     assert props["violated"] == "at most CAP blocks are isolated"
@@ -410,8 +412,7 @@ def test_junit_cases_and_failures(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "violated: at most CAP blocks are isolated" in text
     trace = text.split("trace of 'at most CAP blocks are isolated': ")[1].splitlines()[0]
     assert Path(trace).exists()
-    skipped = cases[4].find("skipped")
-    assert cases[4].get("name") == "reference_buddy/upstream [frames=16]" and skipped is not None
+    assert by_name["reference_buddy/upstream [frames=16]"].find("skipped") is not None
     # an entry whose expectation is not met is a failure
     entry = BUDDY_ENTRIES[0]
     wrong = Entry(entry.model, entry.variant, entry.config, {**entry.expect, "distinct_states": 1})

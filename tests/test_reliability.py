@@ -133,7 +133,7 @@ def test_a_model_error_in_one_manifest_entry_does_not_stop_the_rest(
         manifest.Entry("toy_faulty", "upstream", {}, {"verdict": "holds"}),
         manifest.Entry("toy_faulty", "upstream", {"fault": "none"}, {"verdict": "holds"}),
     ]
-    monkeypatch.setattr("hintspec.cli.check.load_manifest", lambda: entries)
+    monkeypatch.setattr("hintspec.cli.manifest.load_manifest", lambda: entries)
     code, out, _ = run(["check", "--all", "--only", "toy_faulty"], capsys)
     assert code == 1
     assert "MISMATCH error: action 'write'" in out and "IndexError" in out

@@ -6,14 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from hintspec.cli.common import (
+    DEFAULT_OUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_model_arguments,
@@ -23,21 +20,15 @@ from hintspec.cli.common import (
     positive_int,
     write_traces,
 )
+from hintspec.cli.manifest import report_update, run_entries, select_entries, update_from_run
 from hintspec.engine.check import check
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import INTERRUPTED, CheckResult, PropertyResult, Verdict
-from hintspec.lang.configs import config_label, config_to_json, make_config
+from hintspec.lang.configs import config_label, config_to_json
 from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Model
-from hintspec.lang.registry import all_models, get_model
-from hintspec.manifests.explorer import (
-    Entry,
-    EntryError,
-    load_manifest,
-    mismatches,
-    try_entry,
-    update_entries,
-)
+from hintspec.lang.registry import get_model, known_models, origin
+from hintspec.manifests.explorer import EntryError, load_manifest
 from hintspec.outputs.junit import write_junit
 from hintspec.traces.text import render_trace
 
@@ -110,12 +101,16 @@ def render_result(result: CheckResult, model: Model[Any, Any], paths: dict[str, 
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    models = all_models()
-    names = [args.model] if args.model else list(models)
-    for name in names:
-        cls = get_model(name)
+    found = [(args.model, get_model(args.model))] if args.model else known_models()
+    for spec, cls in found:
+        if isinstance(cls, UsageError):
+            print(f"{spec}: cannot be loaded: {cls}")
+            print()
+            continue
         default = cls.Config()
+        where = origin(cls)
         print(f"{cls.name}: {cls.summary()}")
+        print(f"  from: {where.kind} {where.where}")
         print(f"  config: {json.dumps(_config_dict(default))}")
         if cls.reference_config:
             print(f"  reference config: {json.dumps(dict(cls.reference_config))}")
@@ -170,114 +165,36 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check_all(args: argparse.Namespace) -> int:
     if args.update_manifest and (not args.include_slow or args.only is None):
         raise UsageError(
-            "--update-manifest needs --include-slow and --only MODEL, so no entry is dropped"
+            "--update-manifest needs --include-slow and --only MODEL, so no entry is dropped "
+            "(or use `hintspec manifest update`)"
         )
-    entries = [e for e in load_manifest() if args.include_slow or not e.slow]
-    if args.only:
-        for name in args.only:
-            get_model(name)  # an unknown name is bad input
-        entries = [e for e in entries if e.model in args.only]
-    if not entries:
-        which = f" for {', '.join(args.only)}" if args.only else ""
-        slow = "" if args.include_slow else " (add --include-slow for the slow ones)"
-        raise UsageError(f"no manifest entry to check{which}{slow}")
+    entries = select_entries(args.only, args.include_slow)
     out = Path(args.out) if args.out else None
-    rows: list[tuple[Entry, CheckResult | EntryError, list[str]]] = []
-    traces: dict[str, dict[str, str]] = {}
-    """entry label -> property -> trace file, for --json and --junit."""
-    header = (
-        f"{'model':<18} {'variant':<24} {'config':<22} {'expected':<12} {'verdict':<12} "
-        f"{'states':>10} {'depth':>5} {'secs':>7}  ok"
-    )
-    if not args.json:
-        print(header)
-        print("-" * len(header))
-    interrupted = False
-    notes: list[str] = []
-    with ExitStack() as stack:
-        pool: ProcessPoolExecutor | None = None
-        if args.jobs > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(args.jobs))
-            results: Iterable[CheckResult | EntryError] = pool.map(
-                partial(try_entry, timeout=args.timeout), entries
-            )
-        else:
-            results = (try_entry(e, timeout=args.timeout) for e in entries)
-        try:
-            for entry, result in zip(entries, results, strict=False):
-                bad = (
-                    [result.mismatch]
-                    if isinstance(result, EntryError)
-                    else mismatches(entry, result)
-                )
-                rows.append((entry, result, bad))
-                if isinstance(result, CheckResult):
-                    for note in result.notes:
-                        if note not in notes:
-                            notes.append(note)
-                            sys.stderr.write(f"hintspec: note: {note}\n")
-                if out is not None and isinstance(result, CheckResult):
-                    model_cls = get_model(entry.model)
-                    model = model_cls(make_config(model_cls, entry.variant, entry.config))
-                    traces[entry.label] = write_traces(result, out, model)
-                if not args.json:
-                    _print_row(entry, result, bad)
-                if isinstance(result, CheckResult) and result.bound_hit == INTERRUPTED:
-                    raise KeyboardInterrupt  # the search stopped on Ctrl-C: so does the run
-        except KeyboardInterrupt:
-            interrupted = True
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+    if out is None and args.junit:
+        out = Path(DEFAULT_OUT)  # a JUnit failure names its trace file
+    run = run_entries(entries, jobs=args.jobs, timeout=args.timeout, out=out, show=not args.json)
     if args.junit:
+        only = {get_model(n).name for n in args.only or []}
         skipped = [
             e
             for e in load_manifest()
-            if e.slow and not args.include_slow and (not args.only or e.model in args.only)
+            if e.slow and not args.include_slow and (not only or e.model in only)
         ]
-        write_junit(Path(args.junit), rows, skipped=skipped, traces=traces)
-    if args.update_manifest and not interrupted:
-        by_model: dict[str, list[tuple[Entry, CheckResult]]] = {}
-        for entry, result, _bad in rows:
-            if isinstance(result, EntryError):
-                raise UsageError(f"{entry.label}: {result.mismatch}; the manifest is unchanged")
-            by_model.setdefault(entry.model, []).append((entry, result))
-        for model_name, pairs in by_model.items():
-            update_entries(model_name, pairs)
+        write_junit(Path(args.junit), run.rows, skipped=skipped, traces=run.traces)
     code = manifest_summary(
         [
-            {"entry": e.label, "mismatches": b, **_row_json(r, traces.get(e.label, {}))}
-            for e, r, b in rows
+            {"entry": e.label, "mismatches": b, **_row_json(r, run.traces.get(e.label, {}))}
+            for e, r, b in run.rows
         ],
         as_json=args.json,
     )
-    if interrupted:
-        sys.stderr.write(f"hintspec: interrupted after {len(rows)} of {len(entries)} entries\n")
+    if run.interrupted:
+        sys.stderr.write(f"hintspec: interrupted after {len(run.rows)} of {run.planned} entries\n")
         return EXIT_INTERRUPTED
+    if args.update_manifest:
+        # The hidden flag of old: `hintspec manifest update` does the same, with a diff.
+        return report_update(update_from_run(run), written=True)
     return code
-
-
-def _print_row(entry: Entry, result: CheckResult | EntryError, bad: list[str]) -> None:
-    cfg = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
-    if len(cfg) > 22:
-        # The whole configuration, never cut short: it gets a line of its own.
-        print(f"{entry.model:<18} {entry.variant:<24} {cfg}")
-        lead = f"{'':<18} {'':<24} {'':<22}"
-    else:
-        lead = f"{entry.model:<18} {entry.variant:<24} {cfg:<22}"
-    expected = entry.expect.get("verdict", "?")
-    if isinstance(result, EntryError):
-        print(f"{lead} {expected:<12} {'error':<12} {'':>10} {'':>5} {result.seconds:>7.2f}  NO")
-    else:
-        print(
-            f"{lead} {expected:<12} {result.verdict.value:<12} "
-            f"{result.distinct_states:>10,} {result.depth:>5} {result.seconds:>7.2f}  "
-            + ("yes" if not bad else "NO")
-        )
-        if result.failing:
-            print(f"{'':<20}violated: " + "; ".join(result.failing))
-    for b in bad:
-        print(f"{'':<20}MISMATCH {b}")
-    sys.stdout.flush()
 
 
 def _row_json(result: CheckResult | EntryError, paths: dict[str, str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hintspec.lang.errors import UsageError
+from hintspec.lang.project import find_project
 from hintspec.lang.registry import get_model
 from hintspec.manifests.explorer import load_manifest
 from hintspec.outputs.markdown import render_report_markdown
@@ -102,9 +103,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt, out = _format_and_out(args)
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a directory")
-    models: list[str] | None = args.only
-    for name in models or []:
-        get_model(name)  # an unknown name is bad input, before anything runs
+    # Model specs to names (an unknown one is bad input, before anything runs).
+    models: list[str] | None = [get_model(n).name for n in args.only] if args.only else None
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     report: Report
@@ -113,6 +113,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = load_results(Path(args.results), models)
     else:
         entries = [e for e in load_manifest() if args.include_slow or not e.slow]
+        if models is None and find_project() is not None:
+            models = list(dict.fromkeys(e.model for e in entries))  # the project's models
         print(f"hintspec report: checking {len(entries)} manifest entries", flush=True)
         report = build_report(
             entries,

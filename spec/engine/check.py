@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from hintspec.engine import vector
+from hintspec.engine.contract import first_breach, where_defined
 from hintspec.engine.explore import Exploration, explore
-from hintspec.engine.faults import model_error
+from hintspec.engine.faults import contract_error, model_error
 from hintspec.engine.liveness import check_liveness
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import DEADLOCK, CheckResult, PropertyResult, Verdict
@@ -41,6 +42,9 @@ def check(
     (vector when offered).
     Both number states identically, so results are the same. ``workers`` threads expand the
     vector engine's large frontiers."""
+    breach = first_breach(model)
+    if breach is not None:
+        raise contract_error(model, breach, checker="check")
     ex: Exploration | None = None
     used = "object"
     notes: list[str] = []
@@ -173,11 +177,13 @@ def _sometimes_result(
         )
         return PropertyResult(prop.name, "sometimes", Verdict.HOLDS, None, trace)
     if complete:
+        where = where_defined(getattr(model, prop.method))
         return PropertyResult(
             prop.name,
             "sometimes",
             Verdict.VIOLATED,
-            "vacuous: no reachable state is a witness",
+            f"vacuous: no reachable state is a witness ({where}; the invariants it "
+            "stands for may hold for want of anything happening)",
         )
     return PropertyResult(
         prop.name, "sometimes", Verdict.UNDETERMINED, f"search incomplete ({ex.bound_hit})"

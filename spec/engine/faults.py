@@ -20,6 +20,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from hintspec.engine.contract import Breach, breach_in
 from hintspec.lang.configs import config_label
 from hintspec.lang.errors import ModelError
 from hintspec.lang.model import Model
@@ -139,6 +140,17 @@ def model_error(
     raised, on something the model returned)."""
     where = raised_in(model, exc) or fallback or "the model"
     breach = contract_breach(exc) if raised_in(model, exc) is None else None
+    source = source_line(model, exc)
+    if raised_in(model, exc) is None:
+        # The checker raised on something the model gave it: find it, and the model's line.
+        last = steps[-1].state if steps else path[-1] if path else None
+        try:
+            found = breach_in(model, last)
+        except Exception:
+            found = None
+        if found is not None:
+            where, breach, source = found.what, found.rule, found.source
+            exc = TypeError(found.found)
     trace: Trace | None = None
     if steps:
         trace = Trace(model.name, model.config, list(steps), source=checker)
@@ -157,9 +169,26 @@ def model_error(
         config=config_label(model.config),
         where=where,
         exception=f"{type(exc).__name__}: {exc}",
-        source=source_line(model, exc),
+        source=source,
         rule=breach,
         trace=trace,
+        checker=checker,
+    )
+    error.instance = model
+    return error
+
+
+def contract_error(model: Model[Any, Any], breach: Breach, *, checker: str) -> ModelError:
+    """The :class:`ModelError` for a breach of the model contract found before a search."""
+    error = ModelError(
+        model=model.name,
+        variant=model.variant,
+        config=config_label(model.config),
+        where=breach.what,
+        exception=f"it breaks the model contract: {breach.found}",
+        source=breach.source,
+        rule=breach.rule,
+        trace=None,
         checker=checker,
     )
     error.instance = model

@@ -1,9 +1,13 @@
 """Trace files: ITF JSON documents (the Apalache/Quint Informal Trace Format) on disk.
 
 A trace file is ITF JSON (``*.itf.json``): ``vars``, ``states`` and, for a lasso, ``loop``
-(the index the last state loops back to). The top-level ``#meta`` carries the model,
-variant, config, the property and its explanation; each state's ``#meta`` carries the
-action taken to reach it and its arguments, which is what replay re-executes. Reading one
+(the index the last state loops back to). The top-level ``#meta`` carries the model's name
+and how to load it (``model_spec``: a built-in name, ``package.module:Class`` or a file's
+path, see :mod:`hintspec.lang.registry`), the variant, the config, the hintspec version
+that wrote it, the property and its explanation; each state's ``#meta`` carries the action
+taken to reach it and its arguments, which is what replay re-executes. Reading a trace
+loads its model from ``model_spec`` (so ``show`` and ``replay`` work on a model outside
+hintspec), and refuses, in one line, a trace written by another hintspec version. Reading one
 turns anything malformed into one line of :class:`hintspec.lang.errors.UsageError`;
 writing is atomic, so a reader never sees half a file.
 """
@@ -18,8 +22,9 @@ from typing import Any
 
 from hintspec.lang.configs import config_overrides, make_config
 from hintspec.lang.errors import UsageError
-from hintspec.lang.model import Args
-from hintspec.lang.registry import get_model
+from hintspec.lang.model import Args, Model
+from hintspec.lang.registry import get_model, lookup, model_spec
+from hintspec.lang.version import VERSION
 from hintspec.traces import itf
 from hintspec.traces.trace import Step, Trace
 
@@ -44,6 +49,8 @@ def to_itf(trace: Trace) -> dict[str, Any]:
         "format-description": ITF_DESCRIPTION,
         "source": f"hintspec {trace.source}",
         "model": trace.model,
+        "model_spec": _spec_of(trace.model),
+        "hintspec": VERSION,
         "variant": trace.variant,
         "config": config_overrides(trace.config),
         "property": trace.prop,
@@ -56,6 +63,12 @@ def to_itf(trace: Trace) -> dict[str, Any]:
         meta_top["loop_action"] = trace.loop_action
         meta_top["loop_args"] = {k: itf.encode(v) for k, v in trace.loop_args.items()}
     return doc
+
+
+def _spec_of(name: str) -> str:
+    """How to load the model called ``name`` (its name, for a model never registered)."""
+    cls = lookup(name)
+    return model_spec(cls) if cls is not None else name
 
 
 def write_itf(trace: Trace, path: Path) -> None:
@@ -112,7 +125,7 @@ def trace_from_itf(doc: Any, where: str = "trace") -> Trace:
         )
     if not doc["states"]:
         raise UsageError(f"{where}: the trace has no states")
-    model_cls = get_model(str(meta["model"]))
+    model_cls = _model_of(meta, where)
     overrides = meta.get("config") or {}
     if not isinstance(overrides, dict):
         raise UsageError(f"{where}: '#meta.config' must be an object")
@@ -158,6 +171,30 @@ def trace_from_itf(doc: Any, where: str = "trace") -> Trace:
         loop_args=loop_args,
         source=str(meta.get("source", "explore")).removeprefix("hintspec "),
     )
+
+
+def _model_of(meta: dict[str, Any], where: str) -> type[Model[Any, Any]]:
+    """The model a trace was written for, loaded from ``#meta.model_spec`` if need be."""
+    version = meta.get("hintspec")
+    if version is not None and version != VERSION:
+        raise UsageError(
+            f"{where}: written by hintspec {version}, this is hintspec {VERSION}; "
+            "run the check again to write the trace anew"
+        )
+    name = str(meta["model"])
+    spec = meta.get("model_spec")
+    found = lookup(name)
+    if found is not None or not isinstance(spec, str) or not spec or spec == name:
+        return found or get_model(name)
+    try:
+        cls = get_model(spec)
+    except UsageError as exc:
+        raise UsageError(f"{where}: its model {name!r} cannot be loaded: {exc}") from None
+    if cls.name != name:
+        raise UsageError(
+            f"{where}: {spec} is now model {cls.name!r}, the trace is of model {name!r}"
+        )
+    return cls
 
 
 def _decode_args(raw: Any, where: str) -> Args:
