@@ -1,97 +1,94 @@
-"""virtio-balloon inflation against a growing page cache, and deflate-on-OOM ordering.
+"""virtio-balloon with pages that have an identity: inflate, deflate, MUST_TELL_HOST, host page
+sizes, free page hinting's held blocks, and deflate-on-OOM by notifier or by shrinker.
 
-The seed is David Hildenbrand's v3 "virtio-balloon: Switch back to OOM handler for
-VIRTIO_BALLOON_F_DEFLATE_ON_OOM" (Mar 2020, merged for v5.7; kernel-facts §2.3). Its test
-(Tyler Sanderson): a 64 GB guest streams a 42 GB file into the page cache while the host
-inflates the balloon to 53 GB. With DEFLATE_ON_OOM implemented as a shrinker (71994620bb25)
-the inflation never reached its target while the reader ran: reclaim shrank the page cache
-*and* called the balloon's shrinker, the balloon deflated, the driver re-inflated -- "a busy
-no-op". With the OOM notifier the balloon gives pages back only after reclaim has failed.
+The facts this model relies on, each with its source, are in ``docs/models/balloon_oom.md``.
+In short, following drivers/virtio/virtio_balloon.c (Linux v5.7 and later), the page
+allocator's slow path (mm/page_alloc.c), mm/oom_kill.c and QEMU's hw/virtio/virtio-balloon.c:
 
-What is modelled, following drivers/virtio/virtio_balloon.c (kernel-facts §2.1-2.3), the
-page allocator's slow path and mm/oom_kill.c:
+* **Page frames.** Every guest page has a number and is in exactly one place: the buddy's
+  free list, the page cache (a reader streaming a file), an application's anonymous memory,
+  the balloon list (``vb_dev_info->pages``), ``fill_balloon``'s local list (allocated, not
+  yet enqueued), ``leak_balloon``'s local list (dequeued, not yet released), or the
+  FREE_PAGE_HINT list (``free_page_list``). ``vb->pfns`` is the driver's pfn array, which
+  keeps whatever the last call wrote.
+* **The host** (QEMU ``virtio_balloon_handle_output``) pops the pfn array of an inflate or
+  deflate request and acks it. On inflate QEMU discards at once (``balloon_inflate_page``:
+  ``ram_block_discard_range`` of a whole host page, collecting the 4 KiB pieces of a larger
+  host page in a ``PartiallyBalloonedPage`` that lives for one request only); on deflate it
+  only hints (``balloon_deflate_page``: ``MADV_WILLNEED``). QEMU does not offer
+  ``VIRTIO_BALLOON_F_MUST_TELL_HOST``. With ``must_tell_host`` the device is one that does:
+  it may discard a page it was told about at any time until it processes the deflate
+  request for it, which is why the driver must tell before it reuses (``leak_balloon``:
+  ``tell_host(vb, vb->deflate_vq)`` then ``release_pages_balloon``). Host memory is counted
+  in host pages of ``host_page_pfns`` 4 KiB units; the guest's page is ``pages_per_page``
+  units (``VIRTIO_BALLOON_PAGES_PER_PAGE``).
+* **The driver's worker** ``update_balloon_size_func``: ``towards_target`` (ALIGNed to a
+  guest page), then ``fill_balloon`` -- allocate up to ``VIRTIO_BALLOON_ARRAY_PFNS_MAX``
+  pfns onto a local list *outside* ``balloon_lock`` with ``__GFP_NORETRY`` ("Out of puff"
+  on failure), then lock, ``balloon_page_enqueue`` each page, ``set_page_pfns``,
+  ``tell_host(inflate_vq)``, unlock -- or ``leak_balloon``: lock, cap the request at
+  ``vb->num_pages``, ``balloon_page_dequeue`` page by page, ``tell_host(deflate_vq)``, then
+  ``release_pages_balloon``, unlock; ``update_balloon_size`` writes ``actual``; the work
+  requeues itself while ``diff != 0``.
+* **A reader** streaming a file into the page cache for ever, with GFP_NOFS allocations
+  that hold a filesystem lock (the deadlock analysis of c7cdff0e8647): ``out_of_memory``
+  never kills for it, so it retries. **An application** that may fault in ``app_growth``
+  more anonymous pages; the OOM killer kills it.
+* **The allocator slow path**: the free list, one direct-reclaim pass (one page-cache page,
+  then ``shrink_slab``: the FREE_PAGE_HINT shrinker returns a held block), then
+  ``__alloc_pages_may_oom``: ``mutex_trylock(&oom_lock)``, a last free-list attempt,
+  ``out_of_memory``: the OOM notifier chain (the balloon's, priority 80:
+  ``leak_balloon(VIRTIO_BALLOON_OOM_NR_PAGES)``), and when it freed nothing the OOM killer.
+* **FREE_PAGE_HINT** (``free_page_hint``): a round takes free blocks
+  (``get_free_page_and_send``) until none is left; the driver holds them until the host
+  says ``VIRTIO_BALLOON_CMD_ID_DONE`` (``report_free_page_func`` ->
+  ``return_free_pages_to_mm``); reclaim may take them back at any time (the shrinker). The
+  command-id protocol and migration are ``models/free_page_hint.py``.
 
-* Memory, in guest pages: free pages, the page cache (clean, reclaimable), application
-  (anonymous, unreclaimable) pages, pages on the balloon list (``vb_dev_info->pages``), pages
-  ``fill_balloon`` has allocated but not yet enqueued, pages ``leak_balloon`` has dequeued
-  and not yet released, and (FREE_PAGE_HINT) hinted blocks. Pages are interchangeable here,
-  so each container holds a count (a symmetry reduction); "no page is lost" checks that the
-  containers still add up.
-* The host: the target ``num_pages`` (config space, 4 KiB units, fixed per run), ``actual``
-  (written by the driver), the inflate and deflate virtqueues (``models.virtqueue``,
-  one descriptor each: ``tell_host`` waits for the ack under ``balloon_lock``), and the pfns
-  it has discarded. It may re-send its target (a config interrupt) whenever the worker is
-  idle, as QEMU's ``virtio_balloon_to_target`` notifies on every write.
-* The driver's worker, ``update_balloon_size_func``: ``towards_target`` (``ALIGN`` to
-  ``VIRTIO_BALLOON_PAGES_PER_PAGE``, 07622bd41563), then ``fill_balloon`` -- allocate up to
-  ``VIRTIO_BALLOON_ARRAY_PFNS_MAX`` pfns *outside* ``balloon_lock`` with ``__GFP_NORETRY``
-  (direct reclaim, never the OOM killer; "Out of puff" on failure), then lock, enqueue,
-  ``tell_host(inflate_vq)``, unlock -- or ``leak_balloon``: lock, dequeue,
-  ``tell_host(deflate_vq)`` and only then release (MUST_TELL_HOST order), unlock; then
-  ``update_balloon_size`` writes ``actual`` and the work requeues itself while diff != 0.
-* A reader streaming a file into the page cache, for ever. Its page-cache allocations hold a
-  filesystem lock and are GFP_NOFS, as Thread2 of Tetsuo Handa's analysis quoted in
-  c7cdff0e8647 ("virtio_balloon: fix deadlock on OOM"): reclaim drops clean page cache, the
-  OOM notifiers run, but ``out_of_memory`` never kills for it ("The OOM killer does not
-  compensate for IO-less reclaim"), so it retries. The balloon worker's own direct reclaim
-  (``__GFP_FS``) waits for that fs lock (Thread1 of the same analysis).
-* An application that faults in ``app_growth`` more anonymous pages (optional: no fairness).
-  Its allocations may end in the OOM killer, which kills the application itself.
-* The page allocator slow path for every allocation: the free list
-  (``get_page_from_freelist``), then one direct-reclaim pass (``shrink_node``: one page-cache
-  page from the LRU, then ``shrink_slab``: every registered shrinker), then
-  ``__alloc_pages_may_oom``: ``mutex_trylock(&oom_lock)`` (a loser retries: a stutter, not a
-  step), a last free-list attempt, ``out_of_memory``: the OOM notifier chain in priority order
-  (``blocking_notifier_call_chain(&oom_notify_list)``; only the balloon registers, priority
-  80, ``leak_balloon(VIRTIO_BALLOON_OOM_NR_PAGES)``), and when nothing was freed the OOM
-  killer.
+Abstracted: kswapd, batch sizes (one page-cache page and one hinted block per reclaim pass),
+timing, the stats queue, balloon compaction, page poisoning, other notifiers. Which page a
+list operation takes is chosen freely (``balloon_page_dequeue`` skips pages it cannot lock,
+so the list order does not decide it): every choice is explored, and symmetric states are
+merged (``canonical``) when host pages are no larger than guest pages.
 
-Abstracted: kswapd (only direct reclaim), reclaim batch sizes (one page-cache page and one
-page per shrinker per pass), timing (``msleep(200)`` after "Out of puff" is not modelled), the
-stats queue, balloon compaction, page poisoning, other processes and notifiers.
+Default configuration (5 pages, 4 KiB guest and host pages, target 3 pfns, batches of 2,
+FREE_PAGE_HINT on, an application that may take every page): large enough that every
+trigger fires -- OOM kills happen, the OOM notifier gives pages back and finds the balloon
+empty, the driver holds hinted blocks and the host says DONE, the page cache pays for
+inflation while the reader runs, ``balloon_lock`` is contended -- so no property holds
+vacuously (7,843 states). The MUST_TELL_HOST device, 64 KiB guest pages and host pages
+larger than a guest page have their own manifest entries.
 
-Variants (one readable branch each):
+**FINDING** (upstream violates "no OOM kill while DEFLATE_ON_OOM is negotiated and the
+balloon holds pages" at the default configuration, 10 steps): ``fill_balloon`` allocates
+its batch onto a local list before it takes ``balloon_lock`` (drivers/virtio/virtio_balloon.c
+``fill_balloon``: ``balloon_page_push(&pages, page)`` ... ``mutex_lock(&vb->balloon_lock)``).
+``leak_balloon`` caps its request at ``vb->num_pages``, which does not count that batch, so
+``virtio_balloon_oom_notify`` adds 0 to ``*freed``; ``out_of_memory`` (mm/oom_kill.c:
+``blocking_notifier_call_chain(&oom_notify_list, 0, &freed); if (freed > 0 ...) return
+true;``) goes on to ``select_bad_process``/``oom_kill_process``, and in between the worker
+enqueues its batch. Nothing orders the two: it is the driver's real structure, not an
+artefact of the model, and it exists at every configuration where an OOM kill can happen
+while the worker inflates. ``docs/models/balloon_oom.md`` gives the source lines. The
+notifier never gives up because the *host* is slow (it waits for ``balloon_lock``).
 
-* ``upstream`` -- DEFLATE_ON_OOM through the OOM notifier (v5.7+).
-* ``shrinker`` -- 71994620bb25 "virtio_balloon: replace oom notifier with shrinker"
-  (v4.19..v5.6): every direct-reclaim pass calls the balloon shrinker, which deflates.
-* ``lock_fill`` -- fill_balloon before c7cdff0e8647 (2017): it takes ``balloon_lock`` first
-  and allocates (``balloon_page_enqueue``) while holding it.
-* ``notifier_trylock`` -- the 2017 fill_balloon with the fix discussed on Tetsuo Handa's
-  "virtio: avoid possible OOM lockup at virtballoon_oom_notify()" (Oct 2017; Michal Hocko:
-  "Can we simply change the lock to try_lock?"): the notifier takes ``balloon_lock`` with
-  ``mutex_trylock`` and frees nothing when it is contended. MST's c7cdff0e8647 was chosen
-  instead because it "actually deflates on oom even in presence of lock contention".
-* ``unaligned_target`` -- ``towards_target`` without ``ALIGN`` (before 07622bd41563, "Fix
-  endless deflation and inflation on arm64"): with 64 KiB pages (``pages_per_page=16``) a
-  target that is not a multiple of 16 pfns can never be met and the driver oscillates.
+Second documented limitation (QEMU, not a bug): with host pages larger than a guest page
+(``host_page_pfns=2``, standing for 2 MiB hugetlbfs backing) "the host gets back every host
+page the balloon holds whole" is violated -- a host page is freed only when all its pieces
+arrive in a row in one request (``balloon_inflate_page``'s PartiallyBalloonedPage).
 
-FREE_PAGE_HINT is a feature, not a design, so it is the config flag ``free_page_hint`` (any
-variant): hinted blocks are held by the driver until the host says DONE and the shrinker
-may always return them ("We're allowed to reuse any free pages, even if they are still to
-be processed by the host", virtballoon_probe; kernel-facts §2.4). In the shrinker variant the
-one shrinker returns hinted blocks first and deflates only when they do not cover the
-request (virtio_balloon_shrinker_scan of v5.0..v5.6).
-
-Finding (not a variant): pages fill_balloon has allocated but not yet enqueued are invisible
-to the OOM notifier (Tetsuo Handa, "virtio_balloon: use non-blocking allocation", Jan 2018),
-and out_of_memory is not atomic with the worker, so even upstream can kill while the balloon
-holds pages: the notifier finds the list empty, the worker enqueues its batch, the killer
-runs. The default config cannot reach it (a batch is 2 of 6 pages); with
-``array_pfns_max=4`` the explorer finds it in 11 steps; random Hypothesis runs of bigger
-guests hit it only now and then.
-
-Units: guest pages everywhere except ``num_pages``, ``actual``, the target, the virtqueue
-buffers and ``array_pfns_max``/``oom_nr_pages``, which are balloon pfns (4 KiB,
-``VIRTIO_BALLOON_PFN_SHIFT``), as in the driver. ``pages_per_page=16`` is the arm64 64 KiB
-guest.
+Units: guest pages everywhere except ``num_pages``, ``actual``, the target,
+``array_pfns_max``/``oom_nr_pages`` and ``host_page_pfns``, which are 4 KiB balloon pfns
+(``VIRTIO_BALLOON_PFN_SHIFT``), as in the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from dataclasses import replace as _dc_replace
 from enum import IntEnum
+from typing import Any
 
 from hintspec.lang.model import Args, Check, Model, action, always, leads_to, progress, sometimes
 from hintspec.lang.virtqueue import Virtqueue
@@ -107,6 +104,27 @@ COUNT_CAP = 9
 """Per-round inflate/deflate counters saturate here, so the state space stays finite."""
 
 Step = tuple[Args, "State"]
+
+HOST_ANSWERS = {
+    "update_balloon_size_func": "weak",
+    "fill_balloon_alloc": "weak",
+    "fill_balloon_lock": "weak",
+    "fill_balloon_acked": "weak",
+    "leak_balloon_lock": "weak",
+    "leak_balloon_dequeue": "weak",
+    "leak_balloon_release": "weak",
+    "read_page": "weak",
+    "out_of_memory": "weak",
+    "oom_kill_process": "weak",
+    "get_free_page_and_send": "weak",
+    "host_inflate": "weak",
+    "host_deflate": "weak",
+}
+"""The guest's own fairness plus a device that answers every request (QEMU's main loop
+runs the queue handler when the guest kicks, unless the VM is paused)."""
+
+GUEST_ONLY = {a: f for a, f in HOST_ANSWERS.items() if not a.startswith("host_")}
+"""The guest's own fairness; the device may stall for ever."""
 
 
 class PC(IntEnum):
@@ -125,17 +143,19 @@ class PC(IntEnum):
     """Worker: tell_host(inflate_vq) waits for the ack, holding balloon_lock."""
     LEAK_LOCK = 5
     """Any: leak_balloon before mutex_lock(balloon_lock)."""
-    LEAK_ACK = 6
+    LEAK_DEQUEUE = 6
+    """Any: holding balloon_lock, dequeuing page after page."""
+    LEAK_ACK = 7
     """Any: leak_balloon's tell_host(deflate_vq) waits for the ack, holding balloon_lock."""
-    ALLOC = 7
+    ALLOC = 8
     """Reader/app: inside the page allocator, retrying (the reader holds its fs lock)."""
-    OOM = 8
+    OOM = 9
     """Reader/app: holds oom_lock, about to call out_of_memory."""
-    OOM_KILL = 9
+    OOM_KILL = 10
     """App: the notifiers freed nothing; the OOM killer runs next."""
-    DONE = 10
+    DONE = 11
     """App: has faulted in all its pages."""
-    DEAD = 11
+    DEAD = 12
     """App: killed by the OOM killer."""
 
 
@@ -158,16 +178,22 @@ class Who(IntEnum):
     APP = 3
 
 
+THREADS = (Who.WORKER, Who.READER, Who.APP)
+
+
 class Hint(IntEnum):
     """The FREE_PAGE_HINT worker (report_free_page_func)."""
 
     OFF = 0
     """FREE_PAGE_HINT not negotiated."""
     IDLE = 1
+    """No round, or the host said DONE and every held block went back."""
     RUNNING = 2
     """A hinting round: get_free_page_and_send takes free blocks."""
     STOPPED = 3
     """Allocation failed (-EINTR), stop id sent; blocks held until the host says DONE."""
+    DONE = 4
+    """The host said DONE and the driver gave every held block back (a new round may start)."""
 
 
 @dataclass(frozen=True)
@@ -179,32 +205,45 @@ class Thread:
     diff: int = 0
     """Worker: towards_target() at the start of the round (pfns)."""
     done: int = 0
-    """Worker: pfns fill_balloon allocated / leak_balloon released this round."""
+    """pfns fill_balloon allocated / leak_balloon dequeued in this call."""
+    num: int = 0
+    """leak_balloon: pfns to dequeue, after ``num = min(num, vb->num_pages)``."""
     reclaimed: int = 0
     """Pages this direct-reclaim pass freed before it called the balloon shrinker."""
 
 
 @dataclass(frozen=True)
 class State:
-    free: int
-    cache: int
+    free: frozenset[int]
+    """The buddy allocator's free pages."""
+    cache: frozenset[int]
     """Page-cache pages (clean: reclaimable)."""
-    app: int
+    app: frozenset[int]
     """Anonymous pages of the application (unreclaimable: no swap)."""
-    balloon: int
-    """Pages on the balloon list (vb_dev_info->pages); vb->num_pages = PAGES_PER_PAGE x this."""
-    fill_list: int
-    """Pages fill_balloon allocated and has not enqueued yet (invisible to the notifier)."""
-    leak_list: int
-    """Pages leak_balloon dequeued and has not released yet (waiting for the deflate ack)."""
-    hinted: int
-    """FREE_PAGE_HINT blocks the driver holds (free_page_list)."""
+    balloon: frozenset[int]
+    """The balloon list, ``vb_dev_info->pages``."""
+    fill_list: tuple[int, ...]
+    """fill_balloon's local list (``balloon_page_push`` order): allocated, not enqueued."""
+    leak_list: frozenset[int]
+    """leak_balloon's local list: dequeued, not released yet."""
+    hinted: frozenset[int]
+    """FREE_PAGE_HINT blocks the driver holds (``free_page_list``)."""
+    pfns: tuple[int, ...]
+    """``vb->pfns`` in guest-page slots (``set_page_pfns`` writes a page's
+    VIRTIO_BALLOON_PAGES_PER_PAGE pfns into its slot); it keeps what the last call wrote."""
+    num_pages: int
+    """``vb->num_pages`` (pfns)."""
     actual: int
     """Config space ``actual`` (pfns), written by update_balloon_size."""
-    host_ballooned: int
-    """Pfns the host has discarded (inflate acks minus deflate acks)."""
     inflate_vq: Virtqueue
+    """One buffer at most: the frames of the pfn array told to the host."""
     deflate_vq: Virtqueue
+    host_ballooned: frozenset[int]
+    """4 KiB pfns the host was told are in the balloon (inflate processed, deflate not)."""
+    discarded: frozenset[int]
+    """Host pages whose backing the host dropped (they read back as zero until touched)."""
+    lost: frozenset[int]
+    """Ghost: frames whose data the guest was using when the host dropped it."""
     balloon_lock: Who
     oom_lock: Who
     worker: Thread
@@ -219,35 +258,56 @@ class State:
     """Pages enqueued (balloon_page_enqueue + tell_host) since then (saturating)."""
     deflated: int
     """Pages dequeued (balloon_page_dequeue) since then (saturating)."""
+    oom_misreport: tuple[int, int]
+    """Ghost: (pages released, what was added to ``*freed``) of the first OOM notification
+    whose report differed from what it gave back; (0, 0) while none did."""
+    gave_up_waiting: bool
+    """Ghost: the last OOM notification returned nothing because balloon_lock was busy while
+    a balloon request waited for the host."""
     killed_with: int
-    """Balloon pages held when the OOM killer killed (0: no such kill)."""
+    """Ghost: balloon pages held when the OOM killer killed (0: no such kill)."""
+    killed_waiting: bool
+    """Ghost: that kill followed a notifier that gave up while the host had not answered."""
+    oom_with_hints: int
+    """Ghost: hinted blocks the driver held when a thread's reclaim failed and it went for
+    the OOM path (0: never)."""
 
 
 @dataclass(frozen=True)
 class Config:
-    pages: int = 6
+    pages: int = 5
     """Guest pages (of PAGE_SIZE)."""
     pages_per_page: int = 1
     """VIRTIO_BALLOON_PAGES_PER_PAGE: 1 with 4 KiB pages, 16 with 64 KiB pages (arm64)."""
-    target: int = 4
+    host_page_pfns: int = 1
+    """The host's page size in 4 KiB units (qemu_ram_pagesize): 1 for 4 KiB, 16 for 64 KiB,
+    512 for 2 MiB (scaled down here: 2 means a host page spans two 4 KiB guest pages)."""
+    target: int = 3
     """The host's num_pages (pfns)."""
     app_pages: int = 1
     """Anonymous pages in use at the start."""
-    app_growth: int = 2
+    app_growth: int = 4
     """Anonymous pages the application may fault in later."""
     array_pfns_max: int = 2
     """VIRTIO_BALLOON_ARRAY_PFNS_MAX (256 in the kernel): pfns per fill/leak call."""
     oom_nr_pages: int = 1
     """VIRTIO_BALLOON_OOM_NR_PAGES (256 in the kernel): pfns per OOM notification."""
-    free_page_hint: bool = False
-    """VIRTIO_BALLOON_F_FREE_PAGE_HINT negotiated: a hinting worker holds free blocks until
-    the host says DONE, and the shrinker may always return them (kernel-facts §2.4)."""
+    free_page_hint: bool = True
+    """VIRTIO_BALLOON_F_FREE_PAGE_HINT negotiated."""
+    must_tell_host: bool = False
+    """VIRTIO_BALLOON_F_MUST_TELL_HOST negotiated: the device may discard a page it was told
+    about until it processes the deflate request (QEMU does not offer the feature)."""
     variant: str = "upstream"
 
     def __post_init__(self) -> None:
-        ppp = self.pages_per_page
-        if ppp < 1:
-            raise ValueError("pages_per_page must be at least 1")
+        ppp, hpp = self.pages_per_page, self.host_page_pfns
+        if ppp < 1 or hpp < 1:
+            raise ValueError("pages_per_page and host_page_pfns must be at least 1")
+        if (ppp % hpp if hpp <= ppp else hpp % ppp) or self.pages % max(1, hpp // ppp):
+            raise ValueError(
+                "host_page_pfns and pages_per_page must divide one another, and pages must "
+                "hold whole host pages"
+            )
         if self.array_pfns_max < ppp:
             # BUILD_BUG_ON(VIRTIO_BALLOON_PAGES_PER_PAGE > VIRTIO_BALLOON_ARRAY_PFNS_MAX)
             raise ValueError("array_pfns_max must be at least pages_per_page")
@@ -259,6 +319,15 @@ class Config:
             raise ValueError("app_pages + app_growth must not exceed pages")
 
 
+def replace(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` for the frozen records of this model, without its per-field
+    loop (the State has thirty fields and the explorer copies it a million times)."""
+    cls = type(obj)
+    if cls is State or cls is Thread:
+        return cls(**{**obj.__dict__, **changes})
+    return _dc_replace(obj, **changes)
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -268,7 +337,8 @@ def _sat(n: int) -> int:
 
 
 class BalloonOom(Model[Config, State]):
-    """virtio-balloon inflation against the page cache; deflate-on-OOM: notifier vs shrinker."""
+    """virtio-balloon with page identity: inflate/deflate, MUST_TELL_HOST, host page sizes,
+    hinted blocks, and deflate-on-OOM (notifier vs shrinker)."""
 
     name = "balloon_oom"
     variants = {
@@ -283,25 +353,59 @@ class BalloonOom(Model[Config, State]):
         ),
         "notifier_trylock": (
             "2017 fill_balloon with an OOM notifier that gives up on a contended balloon_lock "
-            "(discussed on Tetsuo Handa's 2017 report, not merged): OOM kill while the "
-            "balloon holds pages"
+            "(proposed on Tetsuo Handa's 2017 report, not merged): an OOM kill while the "
+            "balloon holds pages, because the host has not answered yet"
         ),
         "unaligned_target": (
             "towards_target without ALIGN (before 07622bd41563): endless inflate/deflate with "
             "64 KiB pages and a target that is not a multiple of 16 pfns"
         ),
+        "release_before_tell": (
+            "leak_balloon releases the pages before tell_host(deflate_vq), the order the "
+            "first driver (v2.6.25) used when MUST_TELL_HOST was not negotiated: with a "
+            "device that offers it, the guest reuses a page the device may still discard"
+        ),
+        "stale_pfn": (
+            "fill_balloon's enqueue loop of c7cdff0e8647 advanced num_pfns before "
+            "set_page_pfns (fixed in v4.15-rc2, 'virtio_balloon: fix increment of "
+            "vb->num_pfns in fill_balloon()'): the first pfn told to the host is stale and "
+            "the host discards a page the guest uses"
+        ),
+        "oom_freed_pfns": (
+            "the OOM notifier of 5a10b7dbf904 (v3.19..v4.18) added leak_balloon's count of "
+            "4 KiB pfns to *freed: with 64 KiB pages it reports 16 times the pages it gave "
+            "back (the v5.7 notifier divides by VIRTIO_BALLOON_PAGES_PER_PAGE)"
+        ),
+        "one_pfn_per_page": (
+            "one pfn per guest page in the array (before 3ccc9372ed0f, 'virtio_balloon: fix "
+            "handling of PAGE_SIZE != 4k', 2012): with 64 KiB pages the host discards 4 KiB "
+            "of each ballooned page and gets the rest never back"
+        ),
+        "pbp_bitmap_set": (
+            "QEMU 4.0's balloon_inflate_page (ed48c59875b6) set the whole subpage bitmap "
+            "with bitmap_set (fixed by 483f13524bb2): a host page larger than 4 KiB is "
+            "discarded when its first subpage is inflated, with the guest data beside it"
+        ),
+        "shrinker_count_zero": (
+            "virtio_balloon_shrinker_count divided by the block order instead of multiplying "
+            "(71994620bb25, fixed by c9a6820fc0da): the count is 0, shrink_slab never calls "
+            "the scan, and reclaim never gets the hinted blocks back before an OOM kill"
+        ),
+        "done_drops_hints": (
+            "a plausible slip, not a historical bug: on CMD_ID_DONE the driver empties "
+            "free_page_list without free_pages() (the blocks are leaked)"
+        ),
     }
     designs = frozenset({"upstream"})
-    """Whether upstream keeps "no OOM kill while ... the balloon holds pages" depends on the
-    size of a fill batch against memory (the window in the module docstring), so its manifest
-    entries record the answer per config; it holds at the defaults."""
+    """Upstream's verdict on "no OOM kill while ... the balloon holds pages" is the FINDING
+    of the module docstring, at every configuration where a kill can happen; its other
+    properties hold. The manifest records its answer per configuration."""
     reference_config = {
-        "pages": 10,
+        "pages": 8,
         "target": 6,
-        "app_growth": 4,
+        "app_growth": 7,
         "array_pfns_max": 3,
         "oom_nr_pages": 2,
-        "free_page_hint": True,
     }
     hypothesis_config = {
         # The application can take every page, so OOM kills happen (and every action fires
@@ -318,41 +422,46 @@ class BalloonOom(Model[Config, State]):
     frame_legend = {
         "B": "on the balloon list",
         "b": "allocated by fill_balloon, not enqueued yet",
-        "d": "dequeued by leak_balloon, waiting for the deflate ack",
+        "d": "dequeued by leak_balloon, not released yet",
         "h": "FREE_PAGE_HINT block held by the driver",
         "A": "application (anonymous)",
         "c": "page cache",
         ".": "free",
+        "x": "free, its host memory discarded (reads back zero)",
+        "!": "in use, its data discarded by the host",
     }
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.ppp = config.pages_per_page
+        self.hpp = config.host_page_pfns
         self.lock_first = self.variant in ("lock_fill", "notifier_trylock")
         self.balloon_shrinker = self.variant == "shrinker"
         self.oom_notifier = self.variant != "shrinker"
         self.fph = config.free_page_hint
+        self.lazy_host = config.must_tell_host
         if self.variant == "unaligned_target":
             self.driver_target = config.target
         else:
             # towards_target: ALIGN(num_pages, VIRTIO_BALLOON_PAGES_PER_PAGE)
             self.driver_target = _ceil_div(config.target, self.ppp) * self.ppp
         self.target_pages = _ceil_div(config.target, self.ppp)
+        self.slots = config.array_pfns_max // self.ppp
+        """Guest pages one pfn array holds."""
+        self.host_pages = config.pages * self.ppp // self.hpp
+
+    symmetric = True
 
     # -- derived quantities ---------------------------------------------------------------
 
-    def num_pages(self, s: State) -> int:
-        """vb->num_pages (pfns)."""
-        return self.ppp * s.balloon
-
     def diff(self, s: State) -> int:
         """towards_target(): what the worker would do now (pfns; > 0 inflate)."""
-        return self.driver_target - self.num_pages(s)
+        return self.driver_target - s.num_pages
 
     def attainable(self, s: State) -> bool:
         """The balloon can reach the (page-rounded) target and leave the application its
         pages and the reader RESERVE pages: the page cache can pay for the whole balloon."""
-        return self.target_pages <= self.config.pages - s.app - RESERVE
+        return self.target_pages <= self.config.pages - len(s.app) - RESERVE
 
     def _thread(self, s: State, who: Who) -> Thread:
         return {Who.WORKER: s.worker, Who.READER: s.reader, Who.APP: s.app_thread}[who]
@@ -368,22 +477,57 @@ class BalloonOom(Model[Config, State]):
         """The reader holds its filesystem lock while it is inside the page allocator."""
         return s.reader.pc is not PC.IDLE
 
+    def in_use(self, s: State) -> frozenset[int]:
+        """Frames whose content the guest uses."""
+        return s.cache | s.app
+
+    def pfns_of(self, frame: int) -> range:
+        return range(frame * self.ppp, (frame + 1) * self.ppp)
+
+    def told(self, frames: Iterable[int]) -> tuple[int, ...]:
+        """The 4 KiB pfns a request for these frames carries (``set_page_pfns``)."""
+        if self.variant == "one_pfn_per_page":
+            return tuple(f * self.ppp for f in frames)
+        return tuple(p for f in frames for p in self.pfns_of(f))
+
+    def host_pages_of(self, frame: int) -> range:
+        """The host pages that back a guest frame."""
+        first = frame * self.ppp // self.hpp
+        return range(first, max(first + 1, (frame + 1) * self.ppp // self.hpp))
+
+    def frames_of_host_page(self, page: int) -> range:
+        first = page * self.hpp // self.ppp
+        return range(first, max(first + 1, (page + 1) * self.hpp // self.ppp))
+
+    def quiescent(self, s: State) -> bool:
+        """No fill or leak call is in progress: balloon_lock is free (it is held from the
+        first enqueue or dequeue until the host's ack)."""
+        return s.balloon_lock is Who.NOBODY
+
+    def waiting_for_host(self, s: State) -> bool:
+        """A balloon request is queued and the host has not processed it yet."""
+        return bool(s.inflate_vq.avail or s.deflate_vq.avail)
+
     # -- initial state ----------------------------------------------------------------------
 
     def initial_states(self) -> Iterator[State]:
         cfg = self.config
-        s = State(
-            free=cfg.pages - cfg.app_pages,
-            cache=0,
-            app=cfg.app_pages,
-            balloon=0,
-            fill_list=0,
-            leak_list=0,
-            hinted=0,
+        yield State(
+            free=frozenset(range(cfg.app_pages, cfg.pages)),
+            cache=frozenset(),
+            app=frozenset(range(cfg.app_pages)),
+            balloon=frozenset(),
+            fill_list=(),
+            leak_list=frozenset(),
+            hinted=frozenset(),
+            pfns=(0,) * self.slots,  # kzalloc'ed struct virtio_balloon
+            num_pages=0,
             actual=0,
-            host_ballooned=0,
             inflate_vq=Virtqueue(1),
             deflate_vq=Virtqueue(1),
+            host_ballooned=frozenset(),
+            discarded=frozenset(),
+            lost=frozenset(),
             balloon_lock=Who.NOBODY,
             oom_lock=Who.NOBODY,
             # virtballoon_probe: if (towards_target(vb)) virtballoon_changed(vdev)
@@ -395,23 +539,135 @@ class BalloonOom(Model[Config, State]):
             round_start=0,
             inflated=0,
             deflated=0,
+            oom_misreport=(0, 0),
+            gave_up_waiting=False,
             killed_with=0,
+            killed_waiting=False,
+            oom_with_hints=0,
         )
-        yield s
+
+    # -- symmetry ---------------------------------------------------------------------------
+
+    def _signatures(self, s: State) -> list[list[Any]]:
+        """Per frame: where it is, its places in every ordered container, and what the host
+        did to it -- everything a renumbering must keep."""
+        n = self.config.pages
+        sig: list[list[Any]] = [[] for _ in range(n)]
+        for i, part in enumerate(
+            (s.free, s.cache, s.app, s.balloon, s.leak_list, s.hinted, s.fill_list)
+        ):
+            for f in part:
+                sig[f].append(i)
+        live = self._live_slots(s)
+        for tag, seq in (("f", s.fill_list), ("p", s.pfns[:live])):
+            for i, f in enumerate(seq):
+                sig[f].append((tag, i))
+        for q, vq in enumerate((s.inflate_vq, s.deflate_vq)):
+            for b in vq.buffers:
+                for i, f in enumerate(b):
+                    sig[f].append(("q", q, i))
+        for p in s.host_ballooned:
+            sig[p // self.ppp].append(("h", p % self.ppp))
+        per = self.ppp // self.hpp
+        for h in s.discarded:
+            sig[h // per].append(("d", h % per))
+        for f in s.lost:
+            sig[f].append("lost")
+        return sig
+
+    def _live_slots(self, s: State) -> int:
+        """Slots of vb->pfns that still matter: those the call in progress wrote (the host
+        reads the array itself until it acks). Only stale_pfn ever reads a slot before it is
+        written, so elsewhere the model clears the array at the ack (``_forget_pfns``)."""
+        if self.variant == "stale_pfn":
+            return self.slots
+        if s.balloon_lock is Who.NOBODY:
+            return 0
+        th = self._thread(s, s.balloon_lock)
+        if th.pc is PC.LEAK_DEQUEUE or (th.pc is PC.FILL_ALLOC and self.lock_first):
+            return th.done // self.ppp
+        if th.pc is PC.FILL_ACK:
+            return max((len(b) for b in s.inflate_vq.buffers), default=0)
+        if th.pc is PC.LEAK_ACK:
+            return max((len(b) for b in s.deflate_vq.buffers), default=0)
+        return 0
+
+    def _forget_pfns(self, s: State) -> State:
+        """After the ack the array's content is never read again (see ``_live_slots``)."""
+        if self.variant == "stale_pfn" or not any(s.pfns):
+            return s
+        return replace(s, pfns=(0,) * self.slots)
+
+    def canonical(self, s: State) -> State:
+        """Frames are interchangeable when a host page is no larger than a guest page:
+        number them by where they are (a larger host page ties frames together)."""
+        if self.hpp > self.ppp:
+            return s
+        n = self.config.pages
+        live = self._live_slots(s)
+        sig = [sorted(x, key=repr) for x in self._signatures(s)]
+        order = sorted(range(n), key=lambda f: (repr(sig[f]), f))
+        new = {old: i for i, old in enumerate(order)}
+        if all(new[f] == f for f in range(n)):
+            return s
+        per = self.ppp // self.hpp
+
+        def fr(x: frozenset[int]) -> frozenset[int]:
+            return frozenset(new[f] for f in x)
+
+        def pf(x: frozenset[int]) -> frozenset[int]:
+            return frozenset(new[p // self.ppp] * self.ppp + p % self.ppp for p in x)
+
+        def hp(x: frozenset[int]) -> frozenset[int]:
+            return frozenset(new[h // per] * per + h % per for h in x)
+
+        def vq(q: Virtqueue) -> Virtqueue:
+            def m(bufs: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+                return tuple(tuple(new[f] for f in b) for b in bufs)
+
+            return replace(q, avail=m(q.avail), inflight=m(q.inflight), used=m(q.used))
+
+        return replace(
+            s,
+            free=fr(s.free),
+            cache=fr(s.cache),
+            app=fr(s.app),
+            balloon=fr(s.balloon),
+            fill_list=tuple(new[f] for f in s.fill_list),
+            leak_list=fr(s.leak_list),
+            hinted=fr(s.hinted),
+            pfns=tuple(new[f] for f in s.pfns[:live]) + s.pfns[live:],  # the rest is 0
+            inflate_vq=vq(s.inflate_vq),
+            deflate_vq=vq(s.deflate_vq),
+            host_ballooned=pf(s.host_ballooned),
+            discarded=hp(s.discarded),
+            lost=fr(s.lost),
+        )
 
     # -- the page allocator (shared by every allocating thread) ----------------------------
 
-    def _shrink_lists(self, s: State) -> tuple[State, int]:
-        """shrink_node: one page-cache page off the LRU, then shrink_slab's shrinkers other
-        than the balloon's (FREE_PAGE_HINT: virtio_balloon_shrinker_scan returns a block)."""
-        reclaimed = 0
-        if s.cache:
-            s = replace(s, cache=s.cache - 1, free=s.free + 1)
-            reclaimed += 1
-        if s.hinted:
-            s = replace(s, hinted=s.hinted - 1, free=s.free + 1)
-            reclaimed += 1
-        return s, reclaimed
+    def _touch(self, s: State, frame: int) -> State:
+        """The guest writes a frame it took: a discarded host page is populated again."""
+        back = {h for f in [frame] for h in self.host_pages_of(f)}
+        return replace(s, discarded=s.discarded - back)
+
+    def _reclaims(self, s: State) -> Iterator[tuple[State, int]]:
+        """shrink_node: one page-cache page off the LRU (any one), then shrink_slab: the
+        FREE_PAGE_HINT shrinker returns a held block (virtio_balloon_shrinker_scan ->
+        return_free_pages_to_mm), unless its count is 0."""
+        caches: list[int | None] = [*sorted(s.cache)] or [None]
+        shrinker_sees_hints = self.variant != "shrinker_count_zero"
+        hints: list[int | None] = [None]
+        if shrinker_sees_hints and s.hinted:
+            hints = [*sorted(s.hinted)]
+        for c in caches:
+            for h in hints:
+                t, n = s, 0
+                if c is not None:
+                    t, n = replace(t, cache=t.cache - {c}, free=t.free | {c}), n + 1
+                if h is not None:
+                    t, n = replace(t, hinted=t.hinted - {h}, free=t.free | {h}), n + 1
+                yield t, n
 
     def _balloon_shrinker_deflates(self, before: State, after: State) -> bool:
         """shrink_slab reaches the balloon part of virtio_balloon_shrinker_scan (shrinker
@@ -421,45 +677,54 @@ class BalloonOom(Model[Config, State]):
             return False
         return after.hinted == before.hinted
 
-    def _got_page(self, s: State, who: Who) -> State:
-        """The allocation of ``who`` returned a page (taken from s.free by the caller)."""
+    def _got_page(self, s: State, who: Who, frame: int) -> State:
+        """The allocation of ``who`` returned ``frame`` (already off the free list)."""
+        s = self._touch(s, frame)
         th = self._thread(s, who)
         if who is Who.READER:
-            return replace(s, cache=s.cache + 1, reader=Thread())
+            return replace(s, cache=s.cache | {frame}, reader=Thread())
         if who is Who.APP:
             left = s.app_left - 1
             return replace(
-                s, app=s.app + 1, app_left=left, app_thread=Thread(PC.IDLE if left else PC.DONE)
+                s,
+                app=s.app | {frame},
+                app_left=left,
+                app_thread=Thread(PC.IDLE if left else PC.DONE),
             )
         # The worker: balloon_page_alloc succeeded; the 2017 code enqueued at once.
         th = replace(th, pc=PC.FILL_ALLOC, ctx=Ctx.NONE, reclaimed=0, done=th.done + self.ppp)
         if self.lock_first:
-            s = replace(s, balloon=s.balloon + 1)
+            s = self._enqueue(s, (frame,), th.done // self.ppp - 1)
         else:
-            s = replace(s, fill_list=s.fill_list + 1)
+            s = replace(s, fill_list=(*s.fill_list, frame))
         return self._fill_loop_check(replace(s, worker=th))
+
+    def _from_free(self, s: State, who: Who, via: str) -> Iterator[Step]:
+        for f in sorted(s.free):
+            yield {"via": via, "page": f}, self._got_page(replace(s, free=s.free - {f}), who, f)
 
     def _direct_reclaim(self, s: State, who: Who) -> Iterator[Step]:
         """__alloc_pages_slowpath for a reader/app page, after the free list was empty."""
         th = self._thread(s, who)
-        t, reclaimed = self._shrink_lists(s)
-        if self._balloon_shrinker_deflates(s, t):
-            # shrink_slab also calls the balloon's shrinker: it deflates during reclaim.
-            leak = replace(th, pc=PC.LEAK_LOCK, ctx=Ctx.SHRINKER, reclaimed=reclaimed)
-            yield {"via": "direct reclaim, balloon shrinker"}, self._with(t, who, leak)
-        elif reclaimed:
-            # __alloc_pages_direct_reclaim: reclaim, then get_page_from_freelist.
-            yield {"via": "direct reclaim"}, self._got_page(replace(t, free=t.free - 1), who)
-        elif s.oom_lock is Who.NOBODY:
-            # __alloc_pages_may_oom: mutex_trylock(&oom_lock) (a loser sleeps and retries).
-            yield (
-                {"via": "reclaim failed: __alloc_pages_may_oom"},
-                self._with(replace(s, oom_lock=who), who, Thread(PC.OOM)),
-            )
+        for t, reclaimed in self._reclaims(s):
+            if self._balloon_shrinker_deflates(s, t):
+                # shrink_slab also calls the balloon's shrinker: it deflates during reclaim.
+                leak = replace(th, pc=PC.LEAK_LOCK, ctx=Ctx.SHRINKER, reclaimed=reclaimed)
+                yield {"via": "direct reclaim, balloon shrinker"}, self._with(t, who, leak)
+            elif reclaimed:
+                # __alloc_pages_direct_reclaim: reclaim, then get_page_from_freelist.
+                yield from self._from_free(t, who, "direct reclaim")
+            elif s.oom_lock is Who.NOBODY:
+                # __alloc_pages_may_oom: mutex_trylock(&oom_lock) (a loser sleeps, retries).
+                t = replace(s, oom_lock=who, oom_with_hints=s.oom_with_hints or len(s.hinted))
+                yield (
+                    {"via": "reclaim failed: __alloc_pages_may_oom"},
+                    self._with(t, who, Thread(PC.OOM)),
+                )
 
     def _allocate(self, s: State, who: Who) -> Iterator[Step]:
         if s.free:
-            yield {"via": "free list"}, self._got_page(replace(s, free=s.free - 1), who)
+            yield from self._from_free(s, who, "free list")
         else:
             yield from self._direct_reclaim(s, who)
 
@@ -480,14 +745,29 @@ class BalloonOom(Model[Config, State]):
         if not self.lock_first:
             return replace(s, worker=replace(s.worker, pc=PC.FILL_LOCK))
         # 2017: the pages are enqueued already and the lock is held; tell the host.
-        n = s.worker.done // self.ppp
-        return self._tell_inflate(s, n)
+        return self._tell_inflate(s, s.worker.done // self.ppp)
+
+    def _enqueue(self, s: State, frames: tuple[int, ...], first_slot: int) -> State:
+        """balloon_page_enqueue and set_page_pfns for each page, vb->num_pages += ..."""
+        pfns = list(s.pfns)
+        for i, f in enumerate(frames):
+            slot = first_slot + i
+            if self.variant == "stale_pfn":
+                slot += 1  # vb->num_pfns += PER_PAGE; set_page_pfns(vb->pfns + vb->num_pfns)
+            if slot < self.slots:  # one past the array: the write lands outside vb->pfns
+                pfns[slot] = f
+        return replace(
+            s,
+            balloon=s.balloon | set(frames),
+            pfns=tuple(pfns),
+            num_pages=s.num_pages + self.ppp * len(frames),
+        )
 
     def _tell_inflate(self, s: State, n: int) -> State:
         """``if (vb->num_pfns != 0) tell_host(vb, vb->inflate_vq)`` (else unlock)."""
         if not n:
             return self._round_end(replace(s, balloon_lock=Who.NOBODY))
-        vq = s.inflate_vq.add((n * self.ppp,))
+        vq = s.inflate_vq.add(s.pfns[:n])
         assert vq is not None, "tell_host: the inflate queue has one descriptor per call"
         return replace(
             s,
@@ -501,17 +781,18 @@ class BalloonOom(Model[Config, State]):
         th = s.worker
         remaining = th.diff - th.done if th.diff > 0 else th.diff + th.done
         worker = Thread(PC.QUEUED if remaining else PC.IDLE)
-        return replace(s, actual=self.num_pages(s), worker=worker)
+        return replace(s, actual=s.num_pages, worker=worker)
 
     @action(
         "drivers/virtio/virtio_balloon.c: update_balloon_size_func -> towards_target", fair="weak"
     )
     def update_balloon_size_func(self, s: State) -> Iterator[Step]:
-        """The work item runs: read the target and start a fill or a leak round."""
+        """The work item runs: read the target and start a fill or a leak round. (Weakly
+        fair: queued work on system_freezable_wq runs, unless the system is frozen.)"""
         if s.worker.pc is not PC.QUEUED:
             return
         diff = self.diff(s)
-        t = replace(s, round_start=self.num_pages(s), inflated=0, deflated=0)
+        t = replace(s, round_start=s.num_pages, inflated=0, deflated=0)
         if diff > 0:
             pc = PC.FILL_LOCK if self.lock_first else PC.FILL_ALLOC
             yield {"diff": diff}, replace(t, worker=Thread(pc, diff=diff))
@@ -528,41 +809,39 @@ class BalloonOom(Model[Config, State]):
         if th.pc is not PC.FILL_ALLOC:
             return
         if s.free:
-            yield {"via": "free list"}, self._got_page(replace(s, free=s.free - 1), Who.WORKER)
+            yield from self._from_free(s, Who.WORKER, "free list")
             return
         if self.fs_lock_held(s):
             # Direct reclaim in __GFP_FS context waits for the reader's fs lock.
             return
-        t, reclaimed = self._shrink_lists(s)
-        if self._balloon_shrinker_deflates(s, t):
-            leak = replace(th, pc=PC.LEAK_LOCK, ctx=Ctx.SHRINKER, reclaimed=reclaimed)
-            yield {"via": "direct reclaim, balloon shrinker"}, replace(t, worker=leak)
-        elif reclaimed:
-            yield (
-                {"via": "direct reclaim"},
-                self._got_page(replace(t, free=t.free - 1), Who.WORKER),
-            )
-        else:
-            # __GFP_NORETRY: no OOM. "Out of puff!", msleep(200), break.
-            yield {"via": "out of puff"}, self._fill_loop_end(s)
+        for t, reclaimed in self._reclaims(s):
+            if self._balloon_shrinker_deflates(s, t):
+                leak = replace(th, pc=PC.LEAK_LOCK, ctx=Ctx.SHRINKER, reclaimed=reclaimed)
+                yield {"via": "direct reclaim, balloon shrinker"}, replace(t, worker=leak)
+            elif reclaimed:
+                yield from self._from_free(t, Who.WORKER, "direct reclaim")
+            else:
+                # __GFP_NORETRY: no OOM. "Out of puff!", msleep(200), break.
+                yield {"via": "out of puff"}, self._fill_loop_end(s)
 
     @action(
         "drivers/virtio/virtio_balloon.c: fill_balloon -> mutex_lock(balloon_lock), "
-        "balloon_page_enqueue, tell_host(inflate_vq)",
+        "balloon_page_enqueue, set_page_pfns, tell_host(inflate_vq)",
         fair="weak",
     )
     def fill_balloon_lock(self, s: State) -> Iterator[Step]:
-        """Upstream: take balloon_lock after the allocation loop, enqueue, tell the host.
-        2017 variants: take balloon_lock before the allocation loop."""
+        """Upstream: take balloon_lock after the allocation loop, enqueue the local list
+        (``balloon_page_pop`` takes the last pushed page first), tell the host. 2017
+        variants: take balloon_lock before the allocation loop."""
         if s.worker.pc is not PC.FILL_LOCK or s.balloon_lock is not Who.NOBODY:
             return
         t = replace(s, balloon_lock=Who.WORKER)
         if self.lock_first:
             yield {}, replace(t, worker=replace(s.worker, pc=PC.FILL_ALLOC))
             return
-        n = s.fill_list
-        t = replace(t, fill_list=0, balloon=s.balloon + n)
-        yield {"pages": n}, self._tell_inflate(t, n)
+        batch = tuple(reversed(s.fill_list))
+        t = self._enqueue(replace(t, fill_list=()), batch, 0)
+        yield {"pages": len(batch)}, self._tell_inflate(t, len(batch))
 
     @action(
         "drivers/virtio/virtio_balloon.c: fill_balloon -> tell_host (wait_event "
@@ -577,7 +856,8 @@ class BalloonOom(Model[Config, State]):
         if got is None:
             return
         _buf, vq = got
-        yield {}, self._round_end(replace(s, inflate_vq=vq, balloon_lock=Who.NOBODY))
+        t = self._forget_pfns(replace(s, inflate_vq=vq, balloon_lock=Who.NOBODY))
+        yield {}, self._round_end(t)
 
     # -- leak_balloon (worker, OOM notifier, balloon shrinker) ------------------------------
 
@@ -586,44 +866,84 @@ class BalloonOom(Model[Config, State]):
         if th.ctx is Ctx.WORKER:
             return min(-th.diff, self.config.array_pfns_max)
         if th.ctx is Ctx.OOM:
-            return self.config.oom_nr_pages  # VIRTIO_BALLOON_OOM_NR_PAGES
+            return min(self.config.oom_nr_pages, self.config.array_pfns_max)
         return self.ppp  # the shrinker: leak_balloon_pages(vb, 1 page)
 
     @action(
         "drivers/virtio/virtio_balloon.c: leak_balloon -> mutex_lock(balloon_lock), "
-        "balloon_page_dequeue, tell_host(deflate_vq)",
+        "num = min(num, vb->num_pages)",
         fair="weak",
     )
     def leak_balloon_lock(self, s: State) -> Iterator[Step]:
-        """Take balloon_lock (blocked while anyone -- the caller too -- holds it), dequeue up
-        to num pfns, tell the host before releasing anything (MUST_TELL_HOST order)."""
-        for who in (Who.WORKER, Who.READER, Who.APP):
+        """Take balloon_lock (blocked while anyone -- the caller too -- holds it) and cap
+        the request at what the balloon holds ("We can't release more pages than taken")."""
+        for who in THREADS:
             th = self._thread(s, who)
             if th.pc is not PC.LEAK_LOCK:
                 continue
             if s.balloon_lock is not Who.NOBODY:
                 if self.variant == "notifier_trylock" and th.ctx is Ctx.OOM:
                     # The proposed notifier: mutex_trylock fails, nothing is freed.
+                    t = replace(s, gave_up_waiting=self.waiting_for_host(s))
                     args = {"who": who.name.lower(), "pages": 0, "trylock": "busy"}
-                    yield args, self._leak_return(s, who, 0)
+                    yield args, self._leak_return(t, who, 0)
                 continue  # mutex_lock sleeps (for ever if the caller holds it itself)
-            num = min(self._leak_want(th), self.num_pages(s))  # can't release more than taken
-            k = _ceil_div(num, self.ppp)  # for (num_pfns = 0; num_pfns < num; += PER_PAGE)
-            args = {"who": who.name.lower(), "pages": k}
-            if not k:
-                yield args, self._leak_return(s, who, 0)
+            num = min(self._leak_want(th), s.num_pages)
+            if not num:
+                t = replace(s, gave_up_waiting=False)
+                yield {"who": who.name.lower(), "pages": 0}, self._leak_return(t, who, 0)
                 continue
-            vq = s.deflate_vq.add((k * self.ppp,))
-            assert vq is not None, "tell_host: one descriptor per call, under balloon_lock"
+            t = replace(s, balloon_lock=who)
+            yield (
+                {"who": who.name.lower(), "pfns": num},
+                self._with(t, who, replace(th, pc=PC.LEAK_DEQUEUE, num=num, done=0)),
+            )
+
+    def _leaker(self, s: State, pc: PC) -> tuple[Who, Thread] | None:
+        who = s.balloon_lock
+        if who is Who.NOBODY:
+            return None
+        th = self._thread(s, who)
+        return (who, th) if th.pc is pc else None
+
+    @action(
+        "drivers/virtio/virtio_balloon.c: leak_balloon -> balloon_page_dequeue, "
+        "set_page_pfns; tell_host(deflate_vq) once num pfns are dequeued",
+        fair="weak",
+    )
+    def leak_balloon_dequeue(self, s: State) -> Iterator[Step]:
+        """Take one page off the balloon list (whichever balloon_page_dequeue can lock),
+        write its pfns into the next slot; after the last one tell the host -- before
+        anything is released (release_before_tell: release first, then tell)."""
+        found = self._leaker(s, PC.LEAK_DEQUEUE)
+        if found is None:
+            return
+        who, th = found
+        for f in sorted(s.balloon):
+            slot = th.done // self.ppp
+            pfns = (*s.pfns[:slot], f, *s.pfns[slot + 1 :])
             t = replace(
                 s,
-                balloon=s.balloon - k,
-                leak_list=k,
-                deflate_vq=vq,
-                balloon_lock=who,
-                deflated=_sat(s.deflated + k),
+                balloon=s.balloon - {f},
+                leak_list=s.leak_list | {f},
+                pfns=pfns,
+                num_pages=s.num_pages - self.ppp,
+                deflated=_sat(s.deflated + 1),
             )
-            yield args, self._with(t, who, replace(th, pc=PC.LEAK_ACK))
+            done = th.done + self.ppp
+            args = {"who": who.name.lower(), "page": f}
+            if done < th.num:
+                yield args, self._with(t, who, replace(th, done=done))
+                continue
+            n = done // self.ppp
+            if self.variant == "release_before_tell":
+                t = replace(t, free=t.free | t.leak_list, leak_list=frozenset())
+            vq = t.deflate_vq.add(t.pfns[:n])
+            assert vq is not None, "tell_host: one descriptor per call, under balloon_lock"
+            yield (
+                args,
+                self._with(replace(t, deflate_vq=vq), who, replace(th, pc=PC.LEAK_ACK, done=done)),
+            )
 
     @action(
         "drivers/virtio/virtio_balloon.c: leak_balloon -> tell_host (wait_event "
@@ -632,17 +952,23 @@ class BalloonOom(Model[Config, State]):
     )
     def leak_balloon_release(self, s: State) -> Iterator[Step]:
         """The deflate ack arrives: only now are the pages put back, then unlock."""
-        if s.balloon_lock is Who.NOBODY:
+        found = self._leaker(s, PC.LEAK_ACK)
+        if found is None:
             return
-        who = s.balloon_lock
-        if self._thread(s, who).pc is not PC.LEAK_ACK:
-            return
+        who, th = found
         got = s.deflate_vq.get_buf()
         if got is None:
             return
         _buf, vq = got
-        k = s.leak_list
-        t = replace(s, deflate_vq=vq, leak_list=0, free=s.free + k, balloon_lock=Who.NOBODY)
+        k = th.done // self.ppp
+        t = replace(
+            s,
+            deflate_vq=vq,
+            leak_list=frozenset(),
+            free=s.free | s.leak_list,
+            balloon_lock=Who.NOBODY,
+        )
+        t = self._forget_pfns(t)
         yield {"who": who.name.lower(), "pages": k}, self._leak_return(t, who, k)
 
     def _leak_return(self, s: State, who: Who, k: int) -> State:
@@ -651,17 +977,20 @@ class BalloonOom(Model[Config, State]):
         if th.ctx is Ctx.WORKER:
             return self._round_end(replace(s, worker=replace(th, done=k * self.ppp)))
         # virtio_balloon_oom_notify / shrink_balloon_pages: update_balloon_size(vb).
-        s = replace(s, actual=self.num_pages(s))
+        s = replace(s, actual=s.num_pages)
         if th.ctx is Ctx.OOM:
-            if k:
+            # *freed += leak_balloon(vb, VIRTIO_BALLOON_OOM_NR_PAGES) / PAGES_PER_PAGE
+            reported = k * self.ppp if self.variant == "oom_freed_pfns" else k
+            if reported != k and s.oom_misreport == (0, 0):
+                s = replace(s, oom_misreport=(k, reported))
+            if reported:
                 # *freed > 0: out_of_memory returns true; the allocation retries.
                 return self._with(replace(s, oom_lock=Who.NOBODY), who, Thread(PC.ALLOC))
             return self._oom_nothing_freed(s, who)
-        # Ctx.SHRINKER: shrink_slab returns; __alloc_pages_direct_reclaim tries the free list.
-        if s.free:
-            return self._got_page(replace(s, free=s.free - 1), who)
+        # Ctx.SHRINKER: shrink_slab returns; __alloc_pages_direct_reclaim retries the free
+        # list (the caller's next step).
         if who is Who.WORKER:
-            return self._fill_loop_end(replace(s, worker=replace(th, ctx=Ctx.NONE, reclaimed=0)))
+            return replace(s, worker=replace(th, pc=PC.FILL_ALLOC, ctx=Ctx.NONE, reclaimed=0))
         return self._with(s, who, Thread(PC.ALLOC))
 
     # -- the reader and the application -------------------------------------------------------
@@ -670,7 +999,8 @@ class BalloonOom(Model[Config, State]):
         "mm/filemap.c: page_cache_ra_unbounded -> filemap_alloc_folio (page allocator)", fair="weak"
     )
     def read_page(self, s: State) -> Iterator[Step]:
-        """The reader reads the next page of its file into the page cache."""
+        """The reader reads the next page of its file into the page cache. (Weakly fair: the
+        workload streams for ever, the scenario of the v5.7 switch-back patch.)"""
         if s.reader.pc in (PC.IDLE, PC.ALLOC):
             yield from self._allocate(s, Who.READER)
 
@@ -693,8 +1023,8 @@ class BalloonOom(Model[Config, State]):
             return
         name = who.name.lower()
         if s.free:
-            t = replace(s, free=s.free - 1, oom_lock=Who.NOBODY)
-            yield {"who": name, "via": "free list"}, self._got_page(t, who)
+            t = replace(s, oom_lock=Who.NOBODY)
+            yield from self._from_free(t, who, "free list")
         elif not self.oom_notifier:
             yield {"who": name, "via": "no notifier"}, self._oom_nothing_freed(s, who)
         else:
@@ -716,56 +1046,101 @@ class BalloonOom(Model[Config, State]):
         """The OOM killer kills the application (the largest task); its pages are freed."""
         if s.app_thread.pc is not PC.OOM_KILL:
             return
-        killed_with = s.killed_with or s.balloon
         yield (
-            {"victim": "app", "balloon": s.balloon},
+            {"victim": "app", "balloon": len(s.balloon)},
             replace(
                 s,
-                free=s.free + s.app,
-                app=0,
+                free=s.free | s.app,
+                app=frozenset(),
                 app_left=0,
                 app_thread=Thread(PC.DEAD),
                 oom_lock=Who.NOBODY,
-                killed_with=killed_with,
+                killed_with=s.killed_with or len(s.balloon),
+                killed_waiting=s.killed_waiting or s.gave_up_waiting,
             ),
         )
 
     # -- the host (QEMU hw/virtio/virtio-balloon.c) -----------------------------------------
+    # No fairness: a device answers when its main loop runs the queue handler, and it may
+    # stall (a paused VM, a long-held lock). Liveness that needs an answering host says so.
 
-    def _host_handle(self, s: State, inflate: bool) -> Iterator[Step]:
-        """virtio_balloon_handle_output: pop the pfn array, discard (inflate) or give back
-        (deflate) the pages, push the buffer used and notify."""
-        vq = s.inflate_vq if inflate else s.deflate_vq
-        popped = vq.pop()
+    def _discard(self, s: State, pages: Iterable[int]) -> State:
+        """ram_block_discard_range of whole host pages: whatever the guest kept in them is
+        gone (it reads back as zero)."""
+        pages = set(pages) - s.discarded
+        hit = {f for h in pages for f in self.frames_of_host_page(h)}
+        return replace(s, discarded=s.discarded | pages, lost=s.lost | (hit & self.in_use(s)))
+
+    def _inflated_host_pages(self, pfns: tuple[int, ...]) -> list[int]:
+        """balloon_inflate_page for each pfn of one request, with its PartiallyBalloonedPage:
+        a host page is discarded only once every 4 KiB piece of it arrived in a row."""
+        out: list[int] = []
+        if self.hpp == 1:
+            return list(pfns)
+        base, bits = -1, frozenset[int]()
+        for p in pfns:
+            h, sub = divmod(p, self.hpp)
+            if h != base:  # "Too hard, give up on the old partial page"
+                base, bits = h, frozenset()
+            if self.variant == "pbp_bitmap_set":
+                bits = bits | frozenset(range(sub, self.hpp))  # bitmap_set(.., sub, subpages)
+            else:
+                bits = bits | {sub}
+            if len(bits) == self.hpp:
+                out.append(h)
+                base, bits = -1, frozenset()
+        return out
+
+    @action("hw/virtio/virtio-balloon.c: virtio_balloon_handle_output (inflate vq)")
+    def host_inflate(self, s: State) -> Iterator[Step]:
+        """The device takes an inflate request, records the pages as ballooned, discards
+        them (QEMU: at once; a MUST_TELL_HOST device: later, host_discard) and acks."""
+        popped = s.inflate_vq.pop()
         if popped is None:
             return
         buf, vq = popped
         _buf, vq = vq.push()
-        pfns = buf[0]
-        if inflate:
-            yield {"pfns": pfns}, replace(s, inflate_vq=vq, host_ballooned=s.host_ballooned + pfns)
-        else:
-            yield {"pfns": pfns}, replace(s, deflate_vq=vq, host_ballooned=s.host_ballooned - pfns)
+        pfns = self.told(buf)
+        t = replace(s, inflate_vq=vq, host_ballooned=s.host_ballooned | set(pfns))
+        if not self.lazy_host:
+            t = self._discard(t, self._inflated_host_pages(pfns))
+        yield {"pfns": len(pfns)}, t
 
-    @action("hw/virtio/virtio-balloon.c: virtio_balloon_handle_output (inflate vq)", fair="weak")
-    def host_inflate(self, s: State) -> Iterator[Step]:
-        """The device discards the pages of an inflate buffer and acks it."""
-        yield from self._host_handle(s, inflate=True)
-
-    @action("hw/virtio/virtio-balloon.c: virtio_balloon_handle_output (deflate vq)", fair="weak")
+    @action("hw/virtio/virtio-balloon.c: virtio_balloon_handle_output (deflate vq)")
     def host_deflate(self, s: State) -> Iterator[Step]:
-        """The device gives the pages of a deflate buffer back and acks it."""
-        yield from self._host_handle(s, inflate=False)
+        """The device takes a deflate request: the pages are the guest's again (QEMU only
+        hints MADV_WILLNEED, balloon_deflate_page) and acks."""
+        popped = s.deflate_vq.pop()
+        if popped is None:
+            return
+        buf, vq = popped
+        _buf, vq = vq.push()
+        pfns = self.told(buf)
+        yield (
+            {"pfns": len(pfns)},
+            replace(s, deflate_vq=vq, host_ballooned=s.host_ballooned - set(pfns)),
+        )
+
+    @action("a device with VIRTIO_BALLOON_F_MUST_TELL_HOST: lazy discard of ballooned memory")
+    def host_discard(self, s: State) -> Iterator[Step]:
+        """A device that offers MUST_TELL_HOST may drop a page it was told about at any time
+        until it processes the deflate request for it."""
+        if not self.lazy_host:
+            return
+        for h in range(self.host_pages):
+            span = range(h * self.hpp, (h + 1) * self.hpp)
+            if h not in s.discarded and all(p in s.host_ballooned for p in span):
+                yield {"host_page": h}, self._discard(s, [h])
 
     @action(
         "hw/virtio/virtio-balloon.c: virtio_balloon_to_target -> virtio_notify_config; "
-        "driver virtballoon_changed -> queue_work",
-        fair="weak",
+        "driver virtballoon_changed -> queue_work"
     )
     def host_request(self, s: State) -> Iterator[Step]:
-        """The host (re)states its target (QEMU notifies on every write, even of the same
-        value); the config interrupt queues the worker."""
-        if s.worker.pc is PC.IDLE:
+        """Management states its target again (QEMU notifies on every write, even of the same
+        value); the config interrupt queues the worker. It may never happen: after an OOM
+        deflation the balloon stays smaller until the host asks again."""
+        if s.worker.pc is PC.IDLE and self.diff(s):
             yield {"num_pages": self.config.target}, replace(s, worker=Thread(PC.QUEUED))
 
     # -- FREE_PAGE_HINT (Config.free_page_hint) ----------------------------------------------
@@ -779,50 +1154,156 @@ class BalloonOom(Model[Config, State]):
         if s.hint is Hint.IDLE:
             yield {}, replace(s, hint=Hint.RUNNING)
 
-    @action("drivers/virtio/virtio_balloon.c: get_free_page_and_send")
+    @action("drivers/virtio/virtio_balloon.c: get_free_page_and_send", fair="weak")
     def get_free_page_and_send(self, s: State) -> Iterator[Step]:
         """Allocate a free block (no direct reclaim) and hint it; stop when none is left."""
         if s.hint is not Hint.RUNNING:
             return
-        if s.free:
-            yield {"via": "free list"}, replace(s, free=s.free - 1, hinted=s.hinted + 1)
-        else:
+        if not s.free:
             yield {"via": "-EINTR: send_cmd_id_stop"}, replace(s, hint=Hint.STOPPED)
+            return
+        for f in sorted(s.free):
+            t = replace(self._touch(s, f), free=s.free - {f}, hinted=s.hinted | {f})
+            yield {"via": "free list", "page": f}, t
 
     @action(
-        "hw/virtio/virtio-balloon.c: virtio_balloon_free_page_done; driver return_free_pages_to_mm"
+        "hw/virtio/virtio-balloon.c: virtio_balloon_free_page_done; driver "
+        "report_free_page_func -> return_free_pages_to_mm"
     )
     def hint_done(self, s: State) -> Iterator[Step]:
-        """The host says DONE: the driver frees every block it still holds."""
-        if s.hint is Hint.STOPPED:
-            yield {"blocks": s.hinted}, replace(s, hint=Hint.IDLE, free=s.free + s.hinted, hinted=0)
+        """The host says DONE (migration ended): the driver gives every held block back."""
+        if s.hint not in (Hint.RUNNING, Hint.STOPPED):
+            return
+        if self.variant == "done_drops_hints":
+            yield {"blocks": len(s.hinted)}, replace(s, hint=Hint.DONE, hinted=frozenset())
+            return
+        t = replace(s, hint=Hint.DONE, free=s.free | s.hinted, hinted=frozenset())
+        yield {"blocks": len(s.hinted)}, t
 
     # -- properties ------------------------------------------------------------------------
 
-    @always("no page is lost")
-    def no_page_lost(self, s: State) -> Check:
-        held = s.free + s.cache + s.app + s.balloon + s.fill_list + s.leak_list + s.hinted
-        if held != self.config.pages:
-            return f"the containers hold {held} pages, the guest has {self.config.pages}"
+    @always("every page is in exactly one place")
+    def one_place(self, s: State) -> Check:
+        """Free, page cache, application, balloon list, fill_balloon's or leak_balloon's
+        local list, or the hint list: a page nowhere is leaked, a page in two is shared."""
+        parts = (
+            ("free", s.free),
+            ("page cache", s.cache),
+            ("application", s.app),
+            ("balloon", s.balloon),
+            ("fill_balloon's list", frozenset(s.fill_list)),
+            ("leak_balloon's list", s.leak_list),
+            ("the hint list", s.hinted),
+        )
+        for f in range(self.config.pages):
+            where = [name for name, part in parts if f in part]
+            if len(where) != 1:
+                return f"page {f} is in {' and '.join(where) or 'no list'}"
+        return True
+
+    @always("the guest never uses a page the host may discard")
+    def no_data_loss(self, s: State) -> Check:
+        """No page the guest uses had its data discarded, and none is one the device may
+        still discard (with MUST_TELL_HOST: told about and not yet deflated)."""
+        if s.lost:
+            f = min(s.lost)
+            return f"page {f} held guest data and the host discarded it: it reads back zero"
+        if self.lazy_host:
+            risky = {f for f in self.in_use(s) if set(self.pfns_of(f)) & s.host_ballooned}
+            if risky:
+                return (
+                    f"page {min(risky)} is in use although the host has not processed its "
+                    "deflate request: a MUST_TELL_HOST device may still discard it"
+                )
+        return True
+
+    @always("the host and the driver agree on the balloon")
+    def host_agrees(self, s: State) -> Check:
+        """Outside requests, the pfns the host holds as ballooned are exactly the pfns of the
+        balloon list; ``vb->num_pages`` counts that list; ``actual`` is never more."""
+        if s.num_pages != self.ppp * len(s.balloon):
+            return f"vb->num_pages is {s.num_pages}, the list holds {len(s.balloon)} page(s)"
+        if not self.quiescent(s):
+            return True
+        want = {p for f in s.balloon for p in self.pfns_of(f)}
+        if s.host_ballooned != want:
+            extra = sorted(s.host_ballooned - want)
+            missing = sorted(want - s.host_ballooned)
+            return (
+                f"the host holds pfns {extra} that are not on the balloon list"
+                if extra
+                else f"the balloon list has pfns {missing} the host was never told about"
+            )
+        return True
+
+    @always(
+        "the host gets back every host page the balloon holds whole",
+        trigger=lambda self, s: not self.lazy_host and bool(self._whole_host_pages(s)),
+    )
+    def host_reclaims(self, s: State) -> Check:
+        """Once its inflate request is acked, a host page every 4 KiB of which is on the
+        balloon list is discarded (QEMU discards on inflate; a MUST_TELL_HOST device may do
+        so later, so the property is about QEMU only)."""
+        if self.lazy_host:
+            return True
+        kept = sorted(set(self._whole_host_pages(s)) - s.discarded)
+        if kept:
+            return (
+                f"host page {kept[0]} lies wholly in the balloon, its inflate was processed, "
+                "but the host never discarded it (it gets nothing back for it)"
+            )
+        return True
+
+    def _whole_host_pages(self, s: State) -> list[int]:
+        """Host pages wholly on the balloon list, outside a fill or leak call (so every one
+        of their pages was told to the host and acked)."""
+        if not self.quiescent(s):
+            return []
+        whole = [h for h in range(self.host_pages) if set(self.frames_of_host_page(h)) <= s.balloon]
+        return whole
+
+    @always("after DONE the driver holds no hinted block", trigger="the driver holds hinted blocks")
+    def hints_returned(self, s: State) -> Check:
+        if s.hint is Hint.DONE and s.hinted:
+            return (
+                f"the host said DONE, yet the driver still holds hinted block(s) {sorted(s.hinted)}"
+            )
+        return True
+
+    @always(
+        "the OOM notifier reports exactly the pages it gave back",
+        trigger="the OOM notifier gives pages back",
+    )
+    def oom_report_exact(self, s: State) -> Check:
+        released, reported = s.oom_misreport
+        if reported != released:
+            return (
+                f"virtio_balloon_oom_notify added {reported} to *freed but gave back "
+                f"{released} page(s) of {self.ppp} pfns"
+            )
         return True
 
     @always(
         "the balloon is deflated only after the page cache and other reclaim failed to "
-        "satisfy an allocation"
+        "satisfy an allocation",
+        trigger="the balloon gives pages back to satisfy an allocation",
     )
     def deflate_only_after_reclaim_failed(self, s: State) -> Check:
-        for who in (Who.WORKER, Who.READER, Who.APP):
+        for who in THREADS:
             th = self._thread(s, who)
             if th.pc is PC.LEAK_ACK and th.ctx is Ctx.SHRINKER and th.reclaimed:
                 return (
-                    f"the {who.name.lower()}'s direct reclaim deflates {s.leak_list} balloon "
-                    f"page(s) through the balloon shrinker although the same pass already "
-                    f"freed {th.reclaimed} page(s) of page cache (page cache now {s.cache}); "
-                    "DEFLATE_ON_OOM should wait until reclaim has failed (out_of_memory)"
+                    f"the {who.name.lower()}'s direct reclaim deflates {len(s.leak_list)} "
+                    f"balloon page(s) through the balloon shrinker although the same pass "
+                    f"already freed {th.reclaimed} page(s) of page cache (page cache now "
+                    f"{len(s.cache)}); DEFLATE_ON_OOM should wait until reclaim has failed"
                 )
         return True
 
-    @always("no OOM kill while DEFLATE_ON_OOM is negotiated and the balloon holds pages")
+    @always(
+        "no OOM kill while DEFLATE_ON_OOM is negotiated and the balloon holds pages",
+        trigger="the OOM killer kills",
+    )
     def no_oom_kill_with_balloon(self, s: State) -> Check:
         if s.killed_with:
             return (
@@ -831,20 +1312,74 @@ class BalloonOom(Model[Config, State]):
             )
         return True
 
+    @always(
+        "no OOM kill because the host has not answered a balloon request",
+        trigger="the OOM killer kills",
+    )
+    def no_oom_kill_from_stall(self, s: State) -> Check:
+        """A host that is slow to ack must not make the OOM notifier give up."""
+        if s.killed_waiting:
+            return (
+                "the OOM notifier freed nothing because a balloon request was waiting for "
+                "the host, and the OOM killer killed the application"
+            )
+        return True
+
+    @always(
+        "reclaim takes the hinted blocks back before the OOM path",
+        trigger="a thread goes for the OOM path",
+    )
+    def no_oom_with_hints(self, s: State) -> Check:
+        """The hinted blocks are free memory the guest may reuse at any time (virtballoon_probe:
+        "We're allowed to reuse any free pages"): reclaim must not fail while they are held."""
+        if s.oom_with_hints:
+            return (
+                f"direct reclaim failed and the thread went for the OOM killer while the "
+                f"driver held {s.oom_with_hints} hinted block(s) the shrinker never returned"
+            )
+        return True
+
+    @sometimes("a thread goes for the OOM path")
+    def oom_path(self, s: State) -> bool:
+        return s.oom_lock is not Who.NOBODY
+
+    @sometimes("the OOM killer kills")
+    def oom_killed(self, s: State) -> bool:
+        return s.app_thread.pc is PC.DEAD
+
+    @sometimes("the OOM notifier gives pages back")
+    def oom_deflates(self, s: State) -> bool:
+        return any(
+            self._thread(s, w).pc is PC.LEAK_ACK and self._thread(s, w).ctx is Ctx.OOM
+            for w in THREADS
+        )
+
+    @sometimes("the OOM notifier frees nothing and the OOM killer is next")
+    def oom_finds_empty(self, s: State) -> bool:
+        return s.app_thread.pc is PC.OOM_KILL
+
+    @sometimes("the host says DONE")
+    def hint_round_done(self, s: State) -> bool:
+        return s.hint is Hint.DONE
+
+    @sometimes("the driver holds hinted blocks")
+    def holds_hints(self, s: State) -> bool:
+        return bool(s.hinted)
+
     @sometimes("the balloon reaches its target")
     def reaches_target(self, s: State) -> bool:
-        return s.balloon > 0 and self.diff(s) == 0
+        return bool(s.balloon) and self.diff(s) == 0
 
     @sometimes("memory runs out while the balloon holds pages")
     def memory_exhausted_with_balloon(self, s: State) -> bool:
-        return s.balloon > 0 and s.free == 0 and s.cache == 0 and s.hinted == 0
+        return bool(s.balloon) and not s.free and not s.cache and not s.hinted
 
     @sometimes("the balloon gives pages back to satisfy an allocation")
     def deflates_for_allocation(self, s: State) -> bool:
         return any(
             self._thread(s, w).pc is PC.LEAK_ACK
             and self._thread(s, w).ctx in (Ctx.OOM, Ctx.SHRINKER)
-            for w in (Who.WORKER, Who.READER, Who.APP)
+            for w in THREADS
         )
 
     @sometimes("a thread waits for balloon_lock while another holds it")
@@ -853,26 +1388,31 @@ class BalloonOom(Model[Config, State]):
             return False
         return any(
             self._thread(s, w).pc in (PC.LEAK_LOCK, PC.FILL_LOCK)
-            for w in (Who.WORKER, Who.READER, Who.APP)
+            for w in THREADS
             if w is not s.balloon_lock
         )
 
+    # -- liveness --------------------------------------------------------------------------
+
     def _inflating(self, s: State) -> bool:
-        return self.attainable(s) and self.diff(s) != 0
+        return self.attainable(s) and self.diff(s) != 0 and s.worker.pc is not PC.IDLE
 
     @leads_to(
         "inflation reaches an attainable target",
         when=lambda self, s: self._inflating(s),
+        fairness=HOST_ANSWERS,
     )
     def reached_or_unattainable(self, s: State) -> bool:
-        """While the page cache can pay for the balloon (and the reader, the worker and the
-        host are treated weakly fairly), the balloon reaches the driver's target -- unless the
-        application's growth makes the target unattainable first."""
-        return self.diff(s) == 0 or not self.attainable(s)
+        """Once the worker has work and the page cache can pay for the balloon, the balloon
+        reaches the driver's target -- unless the application's growth makes it
+        unattainable first, or the worker goes idle (after an OOM deflation it waits for
+        the host to ask again)."""
+        return self.diff(s) == 0 or not self.attainable(s) or s.worker.pc is PC.IDLE
 
     @progress(
         "no inflate/deflate round without progress",
         region=lambda self, s: self._inflating(s),
+        fairness=HOST_ANSWERS,
     )
     def round_progresses(self, s: State, t: State) -> bool:
         """A worker round (towards_target .. update_balloon_size) that ends nearer the
@@ -881,14 +1421,38 @@ class BalloonOom(Model[Config, State]):
         ended = s.worker.pc not in (PC.IDLE, PC.QUEUED) and t.worker.pc in (PC.IDLE, PC.QUEUED)
         if not ended:
             return False
-        return abs(self.driver_target - self.num_pages(t)) < abs(self.driver_target - t.round_start)
+        return abs(self.driver_target - t.num_pages) < abs(self.driver_target - t.round_start)
+
+    def _in_oom_path(self, s: State) -> bool:
+        """The reader or the application is inside the allocator's slow path."""
+        return any(
+            th.pc in (PC.ALLOC, PC.OOM) or (th.pc is PC.LEAK_LOCK and th.ctx is Ctx.OOM)
+            for th in (s.reader, s.app_thread)
+        )
+
+    @progress(
+        "no busy loop while the host stalls",
+        region=lambda self, s: self.waiting_for_host(s) and self._in_oom_path(s),
+        fairness=GUEST_ONLY,
+    )
+    def stalled_host_no_spin(self, s: State, t: State) -> bool:
+        """While a balloon request waits for a device that does not answer (no fairness for
+        it) and an allocation is in its slow path, every fair cycle moves some page -- no
+        thread spins through the OOM path for ever because of the stall. (A step that
+        changes nothing is a read that recycled the page it reclaimed: progress too.)"""
+        if s == t:
+            return True
+        return any(
+            getattr(s, part) != getattr(t, part)
+            for part in ("free", "cache", "app", "balloon", "hinted", "fill_list", "hint")
+        )
 
     # -- rendering ------------------------------------------------------------------------
 
     @staticmethod
     def _vq_label(vq: Virtqueue) -> str:
         parts = [
-            f"{where} {buf[0]} pfns"
+            f"{where} {list(buf)}"
             for where, bufs in (("avail", vq.avail), ("in flight", vq.inflight), ("used", vq.used))
             for buf in bufs
         ]
@@ -902,17 +1466,26 @@ class BalloonOom(Model[Config, State]):
 
     def view(self, s: State) -> dict[str, object]:
         cfg = self.config
+
+        def pages(x: Iterable[int]) -> str:
+            return "{" + ",".join(map(str, sorted(x))) + "}"
+
         view: dict[str, object] = {
             "balloon": (
-                f"{self.num_pages(s)} pfns of target {self.driver_target}"
+                f"{s.num_pages} pfns of target {self.driver_target}"
                 + (f" (host asked {cfg.target})" if cfg.target != self.driver_target else "")
-                + f", actual {s.actual}, host holds {s.host_ballooned}"
+                + f", actual {s.actual}, list {pages(s.balloon)}"
             ),
             "memory": (
-                f"free {s.free}, page cache {s.cache}, app {s.app}, balloon {s.balloon}"
-                + (f" (+{s.fill_list} allocated)" if s.fill_list else "")
-                + (f" (-{s.leak_list} deflating)" if s.leak_list else "")
-                + (f", hinted {s.hinted}" if self.fph else "")
+                f"free {pages(s.free)}, cache {pages(s.cache)}, app {pages(s.app)}"
+                + (f", filling {list(s.fill_list)}" if s.fill_list else "")
+                + (f", deflating {pages(s.leak_list)}" if s.leak_list else "")
+                + (f", hinted {pages(s.hinted)}" if self.fph else "")
+            ),
+            "pfns": f"{list(s.pfns)}",
+            "host": (
+                f"ballooned pfns {pages(s.host_ballooned)}, discarded host pages "
+                f"{pages(s.discarded)}" + (f", data lost {pages(s.lost)}" if s.lost else "")
             ),
             "round": f"inflated {s.inflated}, deflated {s.deflated} since towards_target",
             "worker": self._pc_label(s.worker)
@@ -927,17 +1500,28 @@ class BalloonOom(Model[Config, State]):
         }
         if self.fph:
             view["hint"] = s.hint
-        if s.killed_with:
+        if s.killed_with or s.app_thread.pc is PC.DEAD:
             view["oom kill"] = f"with {s.killed_with} balloon page(s)"
         return view
 
     def frame_map(self, s: State) -> str:
-        return (
-            "B" * s.balloon
-            + "b" * s.fill_list
-            + "d" * s.leak_list
-            + "h" * s.hinted
-            + "A" * s.app
-            + "c" * s.cache
-            + "." * s.free
-        )
+        gone = {f for h in s.discarded for f in self.frames_of_host_page(h)}
+        out = []
+        for f in range(self.config.pages):
+            if f in s.lost and f in self.in_use(s):
+                out.append("!")
+            elif f in s.balloon:
+                out.append("B")
+            elif f in s.fill_list:
+                out.append("b")
+            elif f in s.leak_list:
+                out.append("d")
+            elif f in s.hinted:
+                out.append("h")
+            elif f in s.app:
+                out.append("A")
+            elif f in s.cache:
+                out.append("c")
+            else:
+                out.append("x" if f in gone else ".")
+        return "".join(out)

@@ -283,13 +283,17 @@ def concretize(
     if loop is None:
         return out, None
     cycle = [*path[loop:], path[loop]]
-    entry_at = loop
+    # Each lap starts in a real state whose representative is the entry; the lasso closes
+    # when a lap comes back to the start of any earlier lap (not only the first: the
+    # successor taken is the first that fits, so a lap may settle on another copy).
+    lap_starts = {out[loop]: loop}
     for _lap in range(10_000):
         if not any(True for _ in model.successors(out[-1])):
             return out, len(out) - 1  # a stop: the lasso is the final state
         nxt = follow(out[-1], cycle[-1])
-        if nxt == out[entry_at]:
-            return out, entry_at
+        if nxt in lap_starts:
+            return out, lap_starts[nxt]
+        lap_starts[nxt] = len(out)
         out.append(nxt)
         for c in cycle[1:-1]:
             out.append(follow(out[-1], c))
