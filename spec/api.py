@@ -2,7 +2,7 @@
 
     import hintspec
 
-    result = hintspec.check("models/handshake.py", variant="loses_buffer", slots=2)
+    result = hintspec.check("vq_handshake/handshake.py", variant="drops_on_enospc", slots=2)
     result.verdict                      # "violated"
     result.properties                   # {"no buffer is lost": "violated", ...}
     result.statistics["distinct_states"]

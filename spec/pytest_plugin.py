@@ -3,13 +3,13 @@
 A test says that a model, or one of its variants, holds or is violated at a configuration::
 
     def test_the_handshake_holds(hintspec_check):
-        hintspec_check.holds("models/handshake.py", slots=2)
+        hintspec_check.holds("vq_handshake/handshake.py", slots=2)
 
     def test_losing_a_buffer_is_caught(hintspec_check):
-        hintspec_check.violated("models/handshake.py", "no buffer is lost",
+        hintspec_check.violated("vq_handshake/handshake.py", "no buffer is lost",
                                 variant="drops_on_enospc")
 
-    @pytest.mark.hintspec("models/handshake.py", variant="drops_on_enospc",
+    @pytest.mark.hintspec("vq_handshake/handshake.py", variant="drops_on_enospc",
                           violates="no buffer is lost")
     def test_marked():
         pass
