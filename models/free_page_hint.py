@@ -1,6 +1,6 @@
 """FREE_PAGE_HINT during live migration: the guest hints free pages, the host skips them.
 
-Sources (kernel-facts §2.4, §2.5, §6; the code as read):
+Sources (the code as read, each cited by file and function):
 
 * Guest, drivers/virtio/virtio_balloon.c: ``virtballoon_changed`` (config interrupt: set
   CONFIG_READ_CMD_ID, queue the work); ``virtio_balloon_cmd_id_received`` (re-reads the
