@@ -68,7 +68,11 @@ def positive_float(text: str) -> float:
 
 def add_model_arguments(p: argparse.ArgumentParser, *, model_optional: bool = False) -> None:
     """MODEL, --variant and --set, shared by the sub-commands that take a model."""
-    p.add_argument("model", nargs="?" if model_optional else None, help="model name")
+    p.add_argument(
+        "model",
+        nargs="?" if model_optional else None,
+        help="model name, .py file, package.module:Class or entry point",
+    )
     p.add_argument("--variant", help="design variant (see `hintspec list`)")
     p.add_argument(
         "--set",
