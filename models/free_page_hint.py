@@ -58,6 +58,21 @@ Designs and variants (``Config.variant``):
   fd51e54fa102): a hinted, never-sent page faults on the postcopy destination and the
   request is never served ("the faulting thread will stall until postcopy migration
   finishes").
+* ``cleanup_stops`` (bad) -- QEMU before "virtio-balloon: always indicate S_DONE when
+  migration fails" (2020, fixing c13c4153f76d, which added FREE_PAGE_HINT): the precopy
+  notifier treats PRECOPY_NOTIFY_CLEANUP like BEFORE_BITMAP_SYNC and only stops hinting.
+  A migration that fails or is cancelled before the VM stops never sends DONE, so the
+  guest keeps every hinted block on ``free_page_list`` (the commit's reproducer: start a
+  migration, ``migrate_cancel``, and the guest has almost no free memory left). Only the
+  shrinker, under memory pressure, gives them back.
+
+A migration that fails or is cancelled (``Config.cancel``) ends in
+``migration/migration.c: migration_cleanup -> migration/savevm.c: qemu_savevm_state_cleanup``,
+which runs the precopy notifiers with PRECOPY_NOTIFY_CLEANUP; the fixed device answers with
+``virtio_balloon_free_page_done`` (DONE). The VM goes on running on the source, dirty
+logging is off (``ram_save_cleanup``), and a later ``migrate`` (``Config.restarts``) starts
+from scratch: every page dirty again, a new setup sync and the next command id, while the
+driver may still hold, or still be sending, the hints of the cancelled round.
 
 Abstractions: a page is one MAX_ORDER block; its content is abstract -- what matters is
 whether the destination's copy is the latest (``fresh``). Allocating a page writes it.
@@ -75,7 +90,16 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
-from hintspec.lang.model import Args, Check, Model, action, always, progress, sometimes
+from hintspec.lang.model import (
+    Args,
+    Check,
+    Model,
+    action,
+    always,
+    leads_to,
+    progress,
+    sometimes,
+)
 from hintspec.lang.virtqueue import Virtqueue
 
 CMD_ID_STOP = 0
@@ -106,6 +130,8 @@ class Phase(IntEnum):
     """The VM runs on the destination; missing pages are fetched on fault."""
     DONE = 3
     """The final copy is done."""
+    CANCELLED = 4
+    """The migration failed or was cancelled before the VM stopped; the VM runs on."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,10 @@ class Config:
     """Bitmap syncs before the migration may complete or switch to postcopy (QEMU decides
     by the pending size; 0 lets it end at any time). Long random runs need it: otherwise
     most of them complete within a few steps and never reach the hinting path."""
+    cancel: bool = True
+    """The migration may fail or be cancelled during precopy (``migration_cancel``)."""
+    restarts: int = 0
+    """New migrations started after a cancelled one."""
     variant: str = "qemu_bmap_only"
 
     def __post_init__(self) -> None:
@@ -131,6 +161,8 @@ class Config:
             raise ValueError("pages must be >= 1 and rounds >= 0")
         if not 0 <= self.min_syncs <= self.rounds:
             raise ValueError(f"min_syncs must be in 0..rounds ({self.rounds})")
+        if self.restarts < 0 or (self.restarts and not self.cancel):
+            raise ValueError("restarts must be >= 0, and needs cancel=True")
         if self.ring < 2:
             raise ValueError("ring must be >= 2 (virtballoon_probe: -ENOSPC)")
 
@@ -175,6 +207,8 @@ class State:
     nothing else reads it)."""
     stalled: int | None
     """A postcopy fault on this page is never served."""
+    restarted: int
+    """Migrations started after a cancelled one."""
 
 
 class FreePageHint(Model[Config, State]):
@@ -191,6 +225,9 @@ class FreePageHint(Model[Config, State]):
         "of an earlier round (virtio spec: MUST ignore pages with a non-current id)",
         "hint_with_postcopy": "hinting runs although postcopy is possible (before "
         "fd51e54fa102): the destination faults on a hinted, never-sent page and stalls",
+        "cleanup_stops": "QEMU before 'virtio-balloon: always indicate S_DONE when migration "
+        "fails' (2020, fixing c13c4153f76d): a cancelled migration stops hinting without "
+        "DONE, and the guest keeps its hinted pages",
     }
     designs = frozenset({"qemu_bmap_only", "qemu_clear_log"})
     reference_config = {"pages": 2, "ring": 3, "rounds": 2}
@@ -236,7 +273,13 @@ class FreePageHint(Model[Config, State]):
             fresh=frozenset(),
             received=frozenset(),
             stalled=None,
+            restarted=0,
         )
+
+    @staticmethod
+    def guest_runs(s: State) -> bool:
+        """The VM runs on the source: during precopy, and after a cancelled migration."""
+        return s.phase in (Phase.RUNNING, Phase.CANCELLED)
 
     def is_terminal(self, s: State) -> bool:
         return s.phase is Phase.DONE or s.stalled is not None
@@ -319,7 +362,10 @@ class FreePageHint(Model[Config, State]):
         return self._config_irq(replace(s, status=status))
 
     def _write(self, s: State, page: int) -> State:
-        """The guest writes ``page``: KVM logs it; the destination copy is now stale."""
+        """The guest writes ``page``: KVM logs it; the destination copy is now stale. No
+        log without a migration (``ram_save_cleanup`` stopped dirty logging)."""
+        if s.phase is Phase.CANCELLED:
+            return s
         return replace(s, dirty_log=s.dirty_log | {page}, fresh=s.fresh - {page})
 
     def _clear_log(self, s: State, page: int) -> State:
@@ -346,7 +392,7 @@ class FreePageHint(Model[Config, State]):
 
     @action("mm/page_alloc.c: alloc_pages (a task allocates and writes a page)")
     def alloc(self, s: State) -> Iterator[tuple[Args, State]]:
-        if s.phase is not Phase.RUNNING:
+        if not self.guest_runs(s):
             return
         for page in sorted(s.free):
             t = replace(s, free=s.free - {page}, used=s.used | {page})
@@ -354,7 +400,7 @@ class FreePageHint(Model[Config, State]):
 
     @action("a task writes a page it uses (KVM dirty logging)")
     def write(self, s: State) -> Iterator[tuple[Args, State]]:
-        if s.phase is not Phase.RUNNING:
+        if not self.guest_runs(s):
             return
         for page in sorted(s.used):
             t = self._write(s, page)
@@ -363,7 +409,7 @@ class FreePageHint(Model[Config, State]):
 
     @action("mm/page_alloc.c: __free_pages (a task frees a page)")
     def free(self, s: State) -> Iterator[tuple[Args, State]]:
-        if s.phase is not Phase.RUNNING:
+        if not self.guest_runs(s):
             return
         for page in sorted(s.used):
             t = replace(s, used=s.used - {page}, free=s.free | {page}, fresh=s.fresh - {page})
@@ -375,7 +421,7 @@ class FreePageHint(Model[Config, State]):
     def report_free_page_func(self, s: State) -> Iterator[tuple[Args, State]]:
         """The work runs: DONE gives every hinted block back; a new command id starts a
         round (detach used buffers, ``cmd_id_active = id``, add the id as an outbuf)."""
-        if not s.work_queued or s.sending or s.phase is not Phase.RUNNING:
+        if not s.work_queued or s.sending or not self.guest_runs(s):
             return
         rid, t = self._received(replace(s, work_queued=False))
         if rid == CMD_ID_DONE:
@@ -393,7 +439,7 @@ class FreePageHint(Model[Config, State]):
         """One loop iteration while the id is current: detach used buffers, allocate a
         MAX_ORDER block and add it as an inbuf if more than one descriptor is free; else
         free it again at once (the loop goes round: a busy loop while the ring is full)."""
-        if not s.sending or s.phase is not Phase.RUNNING:
+        if not s.sending or not self.guest_runs(s):
             return
         rid, t = self._received(s)
         if rid != t.cmd_id_active or not t.free:
@@ -412,7 +458,7 @@ class FreePageHint(Model[Config, State]):
     def send_cmd_id_stop(self, s: State) -> Iterator[tuple[Args, State]]:
         """The round ends -- a new id or STOP was read, or no free block is left
         (-EINTR): detach used buffers, add the STOP id as an outbuf."""
-        if not s.sending or s.phase is not Phase.RUNNING:
+        if not s.sending or not self.guest_runs(s):
             return
         rid, t = self._received(s)
         if rid == t.cmd_id_active and t.free:
@@ -427,7 +473,7 @@ class FreePageHint(Model[Config, State]):
     def shrinker_scan(self, s: State) -> Iterator[tuple[Args, State]]:
         """Memory pressure: the shrinker gives a hinted block back to the buddy (allowed
         even before the device used its descriptor)."""
-        if s.phase is not Phase.RUNNING:
+        if not self.guest_runs(s):
             return
         for page in sorted(s.hinted):
             yield {"page": page}, replace(s, hinted=s.hinted - {page}, free=s.free | {page})
@@ -439,7 +485,7 @@ class FreePageHint(Model[Config, State]):
         """Pop one element and ack it: an outbuf with the current id in REQUESTED starts
         the optimisation, any outbuf in START stops it; an inbuf in START is a hint: its
         page leaves the migration bitmap (and, in ``qemu_clear_log``, the KVM log)."""
-        if s.phase is not Phase.RUNNING:
+        if not self.guest_runs(s):
             return  # the iothread is blocked while the VM is stopped
         got = s.vq.pop()
         if got is None:
@@ -503,6 +549,48 @@ class FreePageHint(Model[Config, State]):
         if s.phase in (Phase.COMPLETING, Phase.POSTCOPY) and not s.bmap:
             yield {}, replace(s, phase=Phase.DONE)
 
+    @action(
+        "migration/migration.c: migration_cancel -> migration_cleanup -> "
+        "migration/savevm.c: qemu_savevm_state_cleanup (PRECOPY_NOTIFY_CLEANUP)"
+    )
+    def migration_cancel(self, s: State) -> Iterator[tuple[Args, State]]:
+        """The migration fails or is cancelled during precopy: the CLEANUP notifier ends
+        hinting with DONE (``virtio_balloon_free_page_done``), or, in ``cleanup_stops``,
+        only stops it; dirty logging stops and the destination is gone."""
+        if not self.config.cancel or s.phase is not Phase.RUNNING:
+            return
+        t = replace(
+            s,
+            phase=Phase.CANCELLED,
+            bmap=frozenset(),
+            dirty_log=frozenset(),
+            get_copy=frozenset(),
+            fresh=frozenset(),
+            received=frozenset(),
+        )
+        if self.hinting():
+            ending = Status.STOP if self.variant == "cleanup_stops" else Status.DONE
+            t = self._notify(t, ending)
+        yield {}, t
+
+    @action("migration/migration.c: qmp_migrate -> migration/ram.c: ram_save_setup")
+    def migrate_again(self, s: State) -> Iterator[tuple[Args, State]]:
+        """A new migration after a cancelled one: every page dirty, dirty logging on, the
+        setup sync, whose AFTER_BITMAP_SYNC asks for hints with the next command id."""
+        if s.phase is not Phase.CANCELLED or s.restarted >= self.config.restarts:
+            return
+        t = replace(
+            s,
+            phase=Phase.RUNNING,
+            syncs=0,
+            bmap=frozenset(range(self.config.pages)),
+            restarted=s.restarted + 1,
+        )
+        if self.hinting():
+            t = self._notify(t, Status.STOP)
+            t = self._config_irq(replace(t, cmd_id=t.cmd_id + 1, status=Status.REQUESTED))
+        yield {"cmd_id": t.cmd_id if self.hinting() else None}, t
+
     @action("migration/migration.c: migrate_start_postcopy -> postcopy_start")
     def postcopy_start(self, s: State) -> Iterator[tuple[Args, State]]:
         """Switch to postcopy: the VM stops here, a last sync, the destination discards
@@ -547,7 +635,10 @@ class FreePageHint(Model[Config, State]):
     @always("a page with unsent data stays marked dirty")
     def unsent_is_dirty(self, s: State) -> Check:
         """Whenever the guest uses a page whose latest data the destination lacks, the
-        migration bitmap or the KVM dirty log still has it (else it is never sent again)."""
+        migration bitmap or the KVM dirty log still has it (else it is never sent again).
+        A cancelled migration has no destination: nothing is owed to it."""
+        if s.phase is Phase.CANCELLED:
+            return True
         lost = sorted(s.used - s.fresh - s.bmap - s.dirty_log)
         if not lost:
             return True
@@ -578,6 +669,26 @@ class FreePageHint(Model[Config, State]):
         thread and the config interrupt eventually running, every busy-loop iteration that
         changes nothing is followed by a step that does."""
         return s != t
+
+    @leads_to(
+        "after a cancelled migration the guest gets its hinted pages back",
+        when=lambda self, s: s.phase is Phase.CANCELLED and bool(s.hinted),
+        fairness={
+            # The hinting work runs on balloon_wq and is queued by the config interrupt:
+            # a queued work item runs eventually. The shrinker is not fair: memory
+            # pressure may never come.
+            "report_free_page_func": "weak",
+            "send_cmd_id_stop": "weak",
+        },
+    )
+    def hints_returned(self, s: State) -> bool:
+        """The cancelled round's blocks go back to the buddy allocator (DONE ->
+        ``return_free_pages_to_mm``), unless a new migration takes the round over."""
+        return not s.hinted or s.phase is not Phase.CANCELLED
+
+    @sometimes("a migration is cancelled while the guest holds hinted pages")
+    def cancelled_with_hints(self, s: State) -> bool:
+        return s.phase is Phase.CANCELLED and bool(s.hinted)
 
     @sometimes("a hint is honoured")
     def hint_honoured(self, s: State) -> bool:
@@ -620,7 +731,8 @@ class FreePageHint(Model[Config, State]):
             + (", work queued" if s.work_queued else ""),
             "ring": f"avail {bufs(s.vq.avail)}, used {bufs(s.vq.used)}, {s.vq.num_free} free",
             "device": f"{s.status.name}, cmd id {s.cmd_id}",
-            "migration": f"{s.phase.name}, sync {s.syncs}/{self.config.rounds}",
+            "migration": f"{s.phase.name}, sync {s.syncs}/{self.config.rounds}"
+            + (f", attempt {s.restarted + 1}" if self.config.restarts else ""),
             "bitmap": pages(s.bmap),
             "kvm log": f"{pages(s.dirty_log)}, GET copy {pages(s.get_copy)}",
             "destination": f"up to date {pages(s.fresh)}"

@@ -13,6 +13,7 @@ from hintspec.lang.model import progress
 from hintspec.models.free_page_hint import (
     CMD_ID_DONE,
     CMD_ID_STOP,
+    FIRST_CMD_ID,
     Config,
     FreePageHint,
     Phase,
@@ -41,13 +42,14 @@ def test_fixed_design_holds_with_every_witness() -> None:
     result = check(model)
     assert model.variant == "qemu_bmap_only"
     assert result.verdict is Verdict.HOLDS
-    assert (result.distinct_states, result.transitions, result.depth) == (11379, 50405, 21)
+    assert (result.distinct_states, result.transitions, result.depth) == (12085, 61013, 21)
     assert {p.name for p in result.properties if p.kind == "sometimes"} == {
         "a hint is honoured",
         "a hinted page is reused while its hint is in the ring",
         "the ring fills",
         "the driver spins on a full ring while the host stalls",
         "the migration completes",
+        "a migration is cancelled while the guest holds hinted pages",
     }
 
 
@@ -200,3 +202,59 @@ def test_hypothesis_config_runs_a_long_random_walk() -> None:
 def test_the_ring_keeps_a_slot_for_the_stop_id() -> None:
     with pytest.raises(ValueError, match="ENOSPC"):
         Config(ring=1)
+
+
+RETURNED = "after a cancelled migration the guest gets its hinted pages back"
+
+
+def test_a_cancelled_migration_without_done_keeps_the_hinted_pages() -> None:
+    """QEMU before 'virtio-balloon: always indicate S_DONE when migration fails': the
+    CLEANUP notifier only stops hinting, so the guest never learns that the round ended."""
+    _model, props, failing = run("cleanup_stops")
+    assert failing == [RETURNED]
+    trace = violation(props, RETURNED).trace
+    assert trace is not None and trace.loop is not None
+    actions = [s.action for s in trace.steps[1:]]
+    assert "migration_cancel" in actions and "get_free_page_and_send" in actions
+    cancelled = next(s.state for s in trace.steps if s.action == "migration_cancel")
+    assert cancelled.phase is Phase.CANCELLED and cancelled.status is Status.STOP
+    assert all(s.state.hinted for s in trace.steps[trace.loop :])
+    # The shrinker would give them back, but only under memory pressure (no fairness).
+    assert "shrinker_scan" not in actions[trace.loop :]
+
+
+def test_the_fix_sends_done_on_cleanup_and_the_pages_come_back() -> None:
+    _model, props, failing = run("qemu_bmap_only")
+    assert failing == []
+    verdicts = {p.name: p.verdict for p in props}
+    assert verdicts[RETURNED] is Verdict.HOLDS
+    assert verdicts["a migration is cancelled while the guest holds hinted pages"] is (
+        Verdict.HOLDS
+    )
+
+
+def test_a_new_migration_may_start_while_the_cancelled_round_is_pending() -> None:
+    """The restart path is reached: a new command id is requested while the driver still
+    holds blocks of the cancelled round, and the design still holds."""
+    model = FreePageHint(Config(pages=1, ring=3, restarts=1))
+    result = check(model)
+    assert result.verdict is Verdict.HOLDS
+    (s,) = model.initial_states()
+    again = model.action_index("migrate_again")
+    seen, frontier, found = {s}, [s], False
+    while frontier and not found:
+        nxt = []
+        for state in frontier:
+            for action, _args, t in model.successors(state):
+                if action == again and t.hinted:
+                    found = t.status is Status.REQUESTED and t.cmd_id > FIRST_CMD_ID
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    assert found
+
+
+def test_restarts_need_a_cancel() -> None:
+    with pytest.raises(ValueError, match="restarts"):
+        Config(cancel=False, restarts=1)
