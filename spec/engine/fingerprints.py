@@ -1,0 +1,203 @@
+"""Fingerprint storage for the explorer: 64-bit digests of states in the visited set.
+
+With ``check --fingerprints`` the explorer keeps, per distinct state, only its 64-bit
+fingerprint (the key of the visited set), its parent's index and its BFS number; the states
+themselves live only while they wait in the frontier. This is TLC's fingerprint set and
+Spin's hash compaction: memory per state no longer grows with the size of a state, at the
+price of a small probability that two distinct states share a fingerprint (one of them is
+then never explored). For ``n`` states and 64-bit fingerprints that probability is at most
+about ``n * (n - 1) / 2**65``, printed with the result.
+
+A fingerprint must be the same in every process (traces are replayed, runs are compared
+across worker processes), so it cannot use Python's ``hash()``: the hash of a string, and of
+an enum member through its name, is salted per process. :func:`fingerprint` encodes a state
+structurally instead (sets in sorted order of their elements' encodings, so the order in
+which a set happens to iterate does not matter) and digests the bytes with BLAKE2b.
+
+Traces are rebuilt as TLC does: the chain of fingerprints from the initial state to the
+state wanted is followed by re-generating successors and keeping the one whose fingerprint
+is the next on the chain (:class:`ReplayedStates`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
+
+from hintspec.lang.errors import UsageError
+from hintspec.lang.model import Model
+
+FINGERPRINT_BITS = 64
+
+_Q = struct.Struct("<q")
+_CACHE_LIMIT = 1 << 18
+
+
+class Fingerprinter:
+    """The stable 64-bit fingerprint of a state (:meth:`__call__`).
+
+    Successor states share most of their components with their parent (a dataclass
+    ``replace`` keeps the other fields as they were), so the encodings of containers are
+    remembered by object identity; the cache holds the object too, so an id is never reused
+    while its entry lives, and it is emptied when it grows past a bound."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, bytes]] = {}
+        self._fields: dict[type, tuple[bytes, tuple[str, ...]]] = {}
+
+    def __call__(self, state: Any) -> int:
+        digest = hashlib.blake2b(self.encode(state), digest_size=8).digest()
+        value: int = _Q.unpack(digest)[0]
+        return value
+
+    def encode(self, x: Any) -> bytes:
+        kind = type(x)
+        if kind is int:
+            return b"i%d;" % x
+        if kind is bool or x is None:
+            return b"b%r;" % x if x is not None else b"n;"
+        if isinstance(x, enum.Enum):
+            return b"e" + type(x).__qualname__.encode() + b"." + x.name.encode() + b";"
+        if kind is str:
+            data: bytes = x.encode()
+            return b"s%d:" % len(data) + data
+        if isinstance(x, int):
+            return b"i%d;" % x
+        cached = self._cache.get(id(x))
+        if cached is not None and cached[0] is x:
+            return cached[1]
+        out = self._encode_container(x)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[id(x)] = (x, out)
+        return out
+
+    def _encode_container(self, x: Any) -> bytes:
+        encode = self.encode
+        if isinstance(x, tuple | list):
+            tag = b"t" if isinstance(x, tuple) else b"l"
+            return tag + b"%d(" % len(x) + b"".join([encode(v) for v in x]) + b")"
+        if isinstance(x, frozenset | set):
+            return b"f%d(" % len(x) + b"".join(sorted([encode(v) for v in x])) + b")"
+        if isinstance(x, dict):
+            items = sorted([encode(k) + encode(v) for k, v in x.items()])
+            return b"d%d(" % len(x) + b"".join(items) + b")"
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            kind = type(x)
+            known = self._fields.get(kind)
+            if known is None:
+                names = tuple(f.name for f in dataclasses.fields(x))
+                known = (kind.__qualname__.encode(), names)
+                self._fields[kind] = known
+            name, names = known
+            return b"D" + name + b"(" + b"".join([encode(getattr(x, n)) for n in names]) + b")"
+        if isinstance(x, bytes):
+            return b"y%d:" % len(x) + x
+        if isinstance(x, float):
+            return b"r" + repr(x).encode() + b";"
+        raise UsageError(
+            f"--fingerprints: cannot fingerprint a state component of type "
+            f"{type(x).__qualname__} (supported: int, bool, str, None, enums, floats, bytes, "
+            "tuples, lists, sets, dicts and dataclasses of these)"
+        )
+
+
+def fingerprint(state: Any) -> int:
+    """The stable 64-bit fingerprint of ``state`` (a signed int, as an ``array('q')``
+    holds it)."""
+    return Fingerprinter()(state)
+
+
+def collision_probability(states: int, bits: int = FINGERPRINT_BITS) -> float:
+    """An upper bound on the probability that two of ``states`` distinct states share a
+    fingerprint of ``bits`` bits (the birthday bound ``n (n - 1) / 2^(bits + 1)``)."""
+    return min(1.0, states * (states - 1) / 2.0 ** (bits + 1))
+
+
+def replay_path(
+    model: Model[Any, Any],
+    chain: Sequence[int],
+    key: Callable[[Any], int],
+    canon: Callable[[Any], Any] | None,
+) -> list[Any]:
+    """The states along a chain of fingerprints (initial state first), each as the
+    explorer stored it (its canonical representative under symmetry)."""
+    first = None
+    for s in model.initial_states():
+        c = canon(s) if canon is not None else s
+        if key(c) == chain[0]:
+            first = c
+            break
+    if first is None:  # pragma: no cover -- the chain was recorded from these states
+        raise AssertionError("no initial state has the recorded fingerprint")
+    path = [first]
+    for want in chain[1:]:
+        for _a, _args, t in model.successors(path[-1]):
+            c = canon(t) if canon is not None else t
+            if key(c) == want:
+                path.append(c)
+                break
+        else:  # pragma: no cover -- the chain was recorded from these successors
+            raise AssertionError("no successor has the recorded fingerprint")
+    return path
+
+
+class ReplayedStates(Sequence[Any]):
+    """The explored states, by BFS number, of a search that kept only fingerprints: each
+    one is rebuilt on demand by replaying the chain of fingerprints that leads to it."""
+
+    def __init__(
+        self,
+        model: Model[Any, Any],
+        fingerprints: array[int],
+        parent: array[int],
+        key: Callable[[Any], int],
+        canon: Callable[[Any], Any] | None,
+    ) -> None:
+        self._model = model
+        self._fingerprints = fingerprints
+        self._parent = parent
+        self._key = key
+        self._canon = canon
+
+    def __len__(self) -> int:
+        return len(self._fingerprints)
+
+    def path_to(self, index: int) -> list[Any]:
+        chain = []
+        while index >= 0:
+            chain.append(self._fingerprints[index])
+            index = self._parent[index]
+        chain.reverse()
+        return replay_path(self._model, chain, self._key, self._canon)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.path_to(index)[-1]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+
+def visited_set_bytes(index: dict[Any, int], fingerprints: array[int], parent: array[int]) -> int:
+    """The bytes a fingerprint search keeps per explored state, in all: the visited set
+    (its table, and the fingerprint and number objects it holds), the fingerprints by BFS
+    number and the parent links."""
+    total = sys.getsizeof(index) + sum(map(sys.getsizeof, index))
+    total += sum(sys.getsizeof(v) for v in index.values() if v > 256)  # smaller ones are shared
+    return total + fingerprints.itemsize * len(fingerprints) + parent.itemsize * len(parent)

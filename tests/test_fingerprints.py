@@ -1,0 +1,131 @@
+"""Fingerprint storage (``check --fingerprints``): the same counts, verdicts and traces as
+the search that keeps every state, with fingerprints that do not depend on the process."""
+
+from __future__ import annotations
+
+import enum
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hintspec.engine.check import check
+from hintspec.engine.fingerprints import Fingerprinter, collision_probability, fingerprint
+from hintspec.engine.results import CheckResult
+from hintspec.lang.configs import make_config
+from hintspec.lang.errors import UsageError
+from hintspec.lang.registry import get_model
+from hintspec.manifests.explorer import Entry, load_manifest, mismatches, run_entry
+
+# Small entries of every kind the checker distinguishes: safety holds and violated,
+# deadlock, leads_to and progress properties (recorded per state and edge while the states
+# are at hand), symmetry reduction (canonical states, concretised traces), a callable
+# trigger (balloon_oom).
+PICKED = [
+    ("hinting_oom", "capped_gate_per_batch", {}),
+    ("hinting_oom", "percpu_spin", {"ring": 1}),
+    ("page_reporting", "no_leftover_report", {}),
+    ("reference_buddy", "alloc_keeps_reported", {"frames": 8}),
+    ("thp_split", "v1_pte_none", {"user": "postcopy"}),
+    ("balloon_oom", "lock_fill", {}),
+    ("free_page_hint", "hint_with_postcopy", {"pages": 1, "postcopy": True}),
+]
+
+
+def _entry(model: str, variant: str, config: dict[str, Any]) -> Entry:
+    for entry in load_manifest():
+        if (entry.model, entry.variant, entry.config) == (model, variant, config):
+            return entry
+    raise AssertionError(f"no manifest entry {model}/{variant} {config}")
+
+
+def _summary(result: CheckResult) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for p in result.properties:
+        trace = None
+        if p.trace is not None:
+            steps = [(s.action, s.args, s.state) for s in p.trace.steps]
+            trace = (steps, p.trace.loop)
+        out.append((p.name, p.verdict, p.explanation, trace))
+    return out
+
+
+@pytest.mark.parametrize("picked", PICKED, ids=[f"{m}/{v}" for m, v, _ in PICKED])
+def test_fingerprints_give_the_full_state_results(picked: tuple[str, str, dict[str, Any]]) -> None:
+    entry = _entry(*picked)
+    full = run_entry(entry)
+    printed = run_entry(entry, fingerprints=True)
+    assert not mismatches(entry, printed), mismatches(entry, printed)
+    assert printed.fingerprints and not full.fingerprints
+    assert (printed.distinct_states, printed.transitions, printed.depth) == (
+        full.distinct_states,
+        full.transitions,
+        full.depth,
+    )
+    assert printed.coverage == full.coverage
+    assert _summary(printed) == _summary(full)  # verdicts, explanations, replayed traces
+    assert printed.bytes_per_state is not None and printed.bytes_per_state > 16
+    p = printed.collision_probability
+    assert p is not None and 0 < p < 1e-9
+
+
+def test_a_bounded_fingerprint_search_is_undetermined_like_the_full_one() -> None:
+    cls = get_model("page_reporting")
+    model = cls(make_config(cls, "upstream", {}))
+    full = check(model, max_states=500)
+    printed = check(model, max_states=500, fingerprints=True)
+    assert printed.bound_hit == full.bound_hit == "max states 500"
+    assert _summary(printed) == _summary(full)
+
+
+def test_fingerprints_need_the_object_engine() -> None:
+    cls = get_model("reference_buddy")
+    with pytest.raises(UsageError, match="object engine"):
+        check(cls(cls.Config()), engine="vector", fingerprints=True)
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def test_a_fingerprint_is_structural() -> None:
+    a = (frozenset({"x", "yy", "zzz"}), Colour.RED, {"k": (1, 2)}, None, True)
+    b = (frozenset({"zzz", "x", "yy"}), Colour.RED, {"k": (1, 2)}, None, True)
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint((1, 2)) != fingerprint((2, 1))
+    assert fingerprint((1,)) != fingerprint([1])
+    assert fingerprint(True) != fingerprint(1)
+    assert fingerprint(Colour.RED) != fingerprint(Colour.BLUE)
+    shared = frozenset(range(10))
+    fp = Fingerprinter()
+    assert fp((shared, 1)) == fp((shared, 1)) == fingerprint((frozenset(range(10)), 1))
+    with pytest.raises(UsageError, match="cannot fingerprint"):
+        fingerprint(object())
+
+
+def test_fingerprints_are_the_same_in_every_process() -> None:
+    """``hash()`` of strings is salted per process; a fingerprint must not be."""
+    code = (
+        "from hintspec.engine.fingerprints import fingerprint\n"
+        "from hintspec.lang.registry import get_model\n"
+        "cls = get_model('page_reporting')\n"
+        "m = cls(cls.Config())\n"
+        "print(fingerprint((frozenset({'a', 'bb', 'ccc', 'dddd'}), 'e')))\n"
+        "print(sorted(fingerprint(s) for s in m.initial_states()))\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+
+
+def test_the_collision_bound() -> None:
+    assert collision_probability(1) == 0.0
+    assert collision_probability(2**32) == pytest.approx(0.5, rel=1e-6)
+    assert collision_probability(2**40) == 1.0
