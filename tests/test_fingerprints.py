@@ -90,13 +90,20 @@ class Colour(enum.Enum):
     BLUE = "blue"
 
 
+class Level(enum.IntEnum):
+    ONE = 1
+
+
 def test_a_fingerprint_is_structural() -> None:
     a = (frozenset({"x", "yy", "zzz"}), Colour.RED, {"k": (1, 2)}, None, True)
     b = (frozenset({"zzz", "x", "yy"}), Colour.RED, {"k": (1, 2)}, None, True)
     assert fingerprint(a) == fingerprint(b)
     assert fingerprint((1, 2)) != fingerprint((2, 1))
     assert fingerprint((1,)) != fingerprint([1])
-    assert fingerprint(True) != fingerprint(1)
+    assert fingerprint("1") != fingerprint(1)
+    # Equal values (as the full-state search's dict sees them) fingerprint alike.
+    assert fingerprint(True) == fingerprint(1) == fingerprint(1.0) == fingerprint(Level.ONE)
+    assert fingerprint({1, 2}) == fingerprint(frozenset({2, 1}))
     assert fingerprint(Colour.RED) != fingerprint(Colour.BLUE)
     shared = frozenset(range(10))
     fp = Fingerprinter()

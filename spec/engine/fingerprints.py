@@ -36,53 +36,64 @@ from hintspec.lang.model import Model
 FINGERPRINT_BITS = 64
 
 _Q = struct.Struct("<q")
-_CACHE_LIMIT = 1 << 18
+_MEMO_LIMIT = 1 << 17
 
 
 class Fingerprinter:
     """The stable 64-bit fingerprint of a state (:meth:`__call__`).
 
-    Successor states share most of their components with their parent (a dataclass
-    ``replace`` keeps the other fields as they were), so the encodings of containers are
-    remembered by object identity; the cache holds the object too, so an id is never reused
-    while its entry lives, and it is emptied when it grows past a bound."""
+    The encoding follows Python's equality, as the visited set of the full-state search
+    does: values that compare equal encode alike (``True``, ``1`` and an ``IntEnum`` member
+    of value 1; a ``set`` and a ``frozenset``), values that differ encode differently.
+    Hence the encodings of components can be remembered *by value*: successor states share
+    most of their components with their parent and with each other, and a component seen
+    before costs one dictionary lookup. The memo is emptied when it grows past a bound."""
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[Any, bytes]] = {}
+        self._memo: dict[Any, bytes] = {}
         self._fields: dict[type, tuple[bytes, tuple[str, ...]]] = {}
+        self._enums: dict[int, bytes] = {}
 
     def __call__(self, state: Any) -> int:
-        digest = hashlib.blake2b(self.encode(state), digest_size=8).digest()
+        digest = hashlib.blake2b(self._encode_value(state), digest_size=8).digest()
         value: int = _Q.unpack(digest)[0]
         return value
 
     def encode(self, x: Any) -> bytes:
-        kind = type(x)
-        if kind is int:
+        """The encoding of ``x`` (memoised by value where it is hashable)."""
+        if type(x) is int:
             return b"i%d;" % x
-        if kind is bool or x is None:
-            return b"b%r;" % x if x is not None else b"n;"
-        if isinstance(x, enum.Enum):
-            return b"e" + type(x).__qualname__.encode() + b"." + x.name.encode() + b";"
-        if kind is str:
-            data: bytes = x.encode()
-            return b"s%d:" % len(data) + data
-        if isinstance(x, int):
-            return b"i%d;" % x
-        cached = self._cache.get(id(x))
-        if cached is not None and cached[0] is x:
-            return cached[1]
-        out = self._encode_container(x)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[id(x)] = (x, out)
+        try:
+            known = self._memo.get(x)
+        except TypeError:  # unhashable: a list, dict or set inside a state
+            return self._encode_value(x)
+        if known is not None:
+            return known
+        out = self._encode_value(x)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[x] = out
         return out
 
-    def _encode_container(self, x: Any) -> bytes:
+    def _encode_value(self, x: Any) -> bytes:
         encode = self.encode
-        if isinstance(x, tuple | list):
-            tag = b"t" if isinstance(x, tuple) else b"l"
-            return tag + b"%d(" % len(x) + b"".join([encode(v) for v in x]) + b")"
+        if isinstance(x, enum.Enum) and not isinstance(x, int):
+            known = self._enums.get(id(x))
+            if known is None:
+                known = b"e" + type(x).__qualname__.encode() + b"." + x.name.encode() + b";"
+                self._enums[id(x)] = known
+            return known
+        if isinstance(x, int):  # bool and IntEnum too: they compare equal to their value
+            return b"i%d;" % int(x)
+        if isinstance(x, str):
+            data: bytes = x.encode()
+            return b"s%d:" % len(data) + data
+        if x is None:
+            return b"n;"
+        if isinstance(x, tuple):
+            return b"t%d(" % len(x) + b"".join([encode(v) for v in x]) + b")"
+        if isinstance(x, list):
+            return b"l%d(" % len(x) + b"".join([encode(v) for v in x]) + b")"
         if isinstance(x, frozenset | set):
             return b"f%d(" % len(x) + b"".join(sorted([encode(v) for v in x])) + b")"
         if isinstance(x, dict):
@@ -90,17 +101,17 @@ class Fingerprinter:
             return b"d%d(" % len(x) + b"".join(items) + b")"
         if dataclasses.is_dataclass(x) and not isinstance(x, type):
             kind = type(x)
-            known = self._fields.get(kind)
-            if known is None:
-                names = tuple(f.name for f in dataclasses.fields(x))
-                known = (kind.__qualname__.encode(), names)
-                self._fields[kind] = known
-            name, names = known
+            known_fields = self._fields.get(kind)
+            if known_fields is None:
+                names = tuple(f.name for f in dataclasses.fields(x) if f.compare)
+                known_fields = (f"{kind.__module__}.{kind.__qualname__}".encode(), names)
+                self._fields[kind] = known_fields
+            name, names = known_fields
             return b"D" + name + b"(" + b"".join([encode(getattr(x, n)) for n in names]) + b")"
+        if isinstance(x, float):
+            return b"i%d;" % int(x) if x.is_integer() else b"r" + repr(x).encode() + b";"
         if isinstance(x, bytes):
             return b"y%d:" % len(x) + x
-        if isinstance(x, float):
-            return b"r" + repr(x).encode() + b";"
         raise UsageError(
             f"--fingerprints: cannot fingerprint a state component of type "
             f"{type(x).__qualname__} (supported: int, bool, str, None, enums, floats, bytes, "
