@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from hintspec.engine.executors import ProcessExecutor, SerialExecutor, executor
+from hintspec.engine.executors import DaskExecutor, ProcessExecutor, SerialExecutor, executor
+from hintspec.lang.errors import UsageError
 
 
 def _square_slowly(n: int) -> tuple[int, int]:
@@ -37,9 +38,12 @@ def test_one_job_runs_in_this_process() -> None:
         executor(jobs=0)
 
 
+CHECK_ALL = [sys.executable, "-m", "hintspec", "check", "--all"]
+
+
 def _check_all(*extra: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "hintspec", "check", "--all", "--only", "reference_buddy", *extra],
+        [*CHECK_ALL, "--only", "reference_buddy", *extra],
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,3 +59,38 @@ def test_check_all_with_two_jobs_prints_what_the_serial_run_prints() -> None:
     assert _check_all("--jobs", "2") == serial
     # The fingerprint search finds the same counts, verdicts and depths, in two processes.
     assert _check_all("--jobs", "2", "--fingerprints") == serial
+
+
+def test_check_all_on_a_local_dask_cluster_prints_what_the_serial_run_prints() -> None:
+    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
+    serial = _check_all()
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            workers = client.scheduler_info()["workers"]
+            assert len(workers) == 2
+        assert _check_all("--executor", cluster.scheduler_address) == serial
+
+
+def test_a_bad_scheduler_address_is_one_line_of_bad_input() -> None:
+    pytest.importorskip("distributed", reason="the optional extra is not installed")
+    done = subprocess.run(
+        [*CHECK_ALL, "--only", "reference_buddy", "--executor", "bogus://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""  # not even the table's header
+    assert done.stderr.count("\n") == 1 and "bad Dask scheduler address" in done.stderr
+
+
+def test_a_scheduler_that_does_not_answer_is_bad_input() -> None:
+    pytest.importorskip("distributed", reason="the optional extra is not installed")
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=1)

@@ -206,6 +206,7 @@ def _check_all(args: argparse.Namespace) -> int:
         out=out,
         show=not args.json,
         fingerprints=args.fingerprints,
+        address=args.executor,
     )
     if args.junit:
         only = {get_model(n).name for n in args.only or []}
@@ -257,6 +258,12 @@ def register(subparsers: Any) -> None:
         default=1,
         metavar="N",
         help="with --all: check N entries at once in separate processes",
+    )
+    p.add_argument(
+        "--executor",
+        metavar="ADDRESS",
+        help="with --all: check the entries on the workers of the Dask cluster whose "
+        "scheduler is at ADDRESS (tcp://HOST:PORT; needs hintspec[distributed])",
     )
     p.add_argument("--update-manifest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--max-states", type=positive_int, metavar="N")

@@ -88,17 +88,19 @@ def run_entries(
     out: Path | None = None,
     show: bool = True,
     fingerprints: bool = False,
+    address: str | None = None,
 ) -> ManifestRun:
     """Check ``entries`` (``jobs`` at once in worker processes,
     :mod:`hintspec.engine.executors`; rows in entry order whatever ``jobs``), printing a row
     per entry when ``show``; violated properties' traces go to ``out``. Ctrl-C ends the
-    run with the rows so far. ``fingerprints``: :func:`hintspec.engine.check.check`'s."""
+    run with the rows so far. ``fingerprints``: :func:`hintspec.engine.check.check`'s.
+    ``address``: a Dask scheduler whose workers check the entries instead."""
     run = ManifestRun([], {}, False, len(entries))
-    if show:
-        print(HEADER)
-        print("-" * len(HEADER))
     notes: list[str] = []
-    with executor(jobs) as pool:
+    with executor(jobs, address) as pool:  # an address that does not answer: nothing printed
+        if show:
+            print(HEADER)
+            print("-" * len(HEADER))
         results = pool.map(partial(try_entry, timeout=timeout, fingerprints=fingerprints), entries)
         try:
             for entry, result in zip(entries, results, strict=False):

@@ -1,4 +1,5 @@
-"""Where independent checker runs execute: in this process, or in a pool of processes.
+"""Where independent checker runs execute: in this process, a pool of processes, or a Dask
+cluster.
 
 A run over many independent tasks (the manifest entries of ``check --all``, mutants of
 ``hintspec mutate``, seeds of a fuzzing swarm) asks :func:`executor` for an
@@ -13,14 +14,21 @@ before it is done, so output printed while iterating is the same whatever the nu
 jobs. The function and the tasks must be picklable (a module-level function, or a
 :func:`functools.partial` of one) when ``jobs > 1``. On Ctrl-C, :meth:`Executor.cancel`
 drops the tasks that have not started.
+
+``executor(address="tcp://HOST:8786")`` sends the tasks to the workers of a running Dask
+cluster (the optional extra ``hintspec[distributed]``); results still come back in task
+order.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+
+from hintspec.lang.errors import UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,8 +111,70 @@ class ProcessExecutor:
             self.cancel()
 
 
-def executor(jobs: int = 1) -> Executor:
-    """An executor for ``jobs`` tasks at once: this process for 1, else a process pool."""
+DISTRIBUTED_MISSING = (
+    "--executor needs Dask's distributed scheduler: pip install 'hintspec[distributed]'"
+)
+
+
+class DaskExecutor:
+    """The workers of a Dask cluster (``distributed``, the optional extra
+    ``hintspec[distributed]``), reached through its scheduler's ``address`` (e.g.
+    ``tcp://127.0.0.1:8786``). Every worker must have hintspec and the models installed;
+    a model loaded from a file is loaded by the workers from the same path."""
+
+    def __init__(self, address: str, *, connect_timeout: float = 10.0) -> None:
+        try:
+            # Imported by name: the extra is optional, and the type checker may lack it.
+            distributed = importlib.import_module("distributed")
+        except ImportError:
+            raise UsageError(DISTRIBUTED_MISSING) from None
+        try:
+            # An unknown scheme is refused here, before a client exists: a client whose
+            # constructor failed complains again when it is collected.
+            scheme, _where = distributed.comm.parse_address(address)
+            distributed.comm.registry.get_backend(scheme)
+        except ValueError as exc:
+            raise UsageError(f"bad Dask scheduler address {address!r}: {exc}") from None
+        try:
+            self._client: Any = distributed.Client(
+                address, timeout=connect_timeout, set_as_default=False
+            )
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        self._futures: list[Any] = []
+
+    def map(self, fn: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
+        # pure=False: a task is run again when asked again (a run has no cached answer).
+        self._futures = self._client.map(fn, list(tasks), pure=False)
+        return (future.result() for future in self._futures)
+
+    def cancel(self) -> None:
+        if self._futures:
+            self._client.cancel(self._futures)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            self.cancel()
+        self.close()
+
+
+def executor(jobs: int = 1, address: str | None = None) -> Executor:
+    """An executor for ``jobs`` tasks at once: this process for 1, else a process pool; or,
+    given a scheduler ``address``, the workers of that Dask cluster (``jobs`` is then the
+    cluster's business)."""
+    if address is not None:
+        return DaskExecutor(address)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     return SerialExecutor() if jobs == 1 else ProcessExecutor(jobs)
