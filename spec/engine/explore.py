@@ -241,10 +241,8 @@ def explore(
                         graph.dst.append(j)
                         graph.act.append(a)
                         mask |= 1 << a
-                        for key, within, predicate in record_edges:
-                            inside = tables[within]
-                            bit = inside[i] and inside[j] and predicate(s, t)
-                            edge_tables[key].append(1 if bit else 0)
+                        if record_edges:
+                            _record_edge(tables, edge_tables, record_edges, i, j, s, t)
             if graph is not None:
                 graph.enabled.append(mask)
             if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
@@ -291,6 +289,20 @@ def explore(
         tables=tables,
         edge_tables=edge_tables,
     )
+
+
+def _record_edge(
+    tables: dict[str, bytearray],
+    edge_tables: dict[str, bytearray],
+    record_edges: Sequence[EdgePredicate],
+    i: int,
+    j: int,
+    s: Any,
+    t: Any,
+) -> None:
+    for key, within, predicate in record_edges:
+        inside = tables[within]
+        edge_tables[key].append(1 if inside[i] and inside[j] and predicate(s, t) else 0)
 
 
 def _fault(
