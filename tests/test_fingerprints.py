@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import enum
 import os
+import random
 import subprocess
 import sys
+from collections import deque
 from typing import Any
 
 import pytest
 from hintspec.engine.check import check
-from hintspec.engine.fingerprints import Fingerprinter, collision_probability, fingerprint
+from hintspec.engine.fingerprints import (
+    Fingerprinter,
+    SpillQueue,
+    collision_probability,
+    fingerprint,
+)
 from hintspec.engine.results import CheckResult
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
@@ -136,3 +143,38 @@ def test_the_collision_bound() -> None:
     assert collision_probability(1) == 0.0
     assert collision_probability(2**32) == pytest.approx(0.5, rel=1e-6)
     assert collision_probability(2**40) == 1.0
+
+
+def test_a_spilled_frontier_keeps_fifo_order() -> None:
+    rng = random.Random(7)
+    queue = SpillQueue(limit=8)
+    model: deque[Any] = deque()
+    counter = 0
+    for _ in range(2000):
+        if model and rng.random() < 0.45:
+            assert queue.popleft() == model.popleft()
+        else:
+            queue.append((counter, frozenset({counter})))
+            model.append((counter, frozenset({counter})))
+            counter += 1
+        assert len(queue) == len(model)
+    while model:
+        assert queue.popleft() == model.popleft()
+    assert queue.spilled > 0
+    queue.close()
+
+
+def test_a_search_with_its_frontier_on_disk_gives_the_same_results() -> None:
+    entry = _entry("page_reporting", "no_leftover_report", {})
+    cls = get_model(entry.model)
+    model = cls(make_config(cls, entry.variant, entry.config))
+    full = check(model)
+    spilled = check(model, fingerprints=True, spill_after=40)
+    assert any("waited on disk" in note for note in spilled.notes)
+    assert (spilled.distinct_states, spilled.transitions) == (
+        full.distinct_states,
+        full.transitions,
+    )
+    assert _summary(spilled) == _summary(full)
+    with pytest.raises(UsageError, match="needs --fingerprints"):
+        check(model, spill_after=40)

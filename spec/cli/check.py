@@ -175,6 +175,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         symmetry=not args.no_symmetry,
         workers=args.workers,
         fingerprints=args.fingerprints,
+        spill_after=args.spill_frontier,
     )
     for note in result.notes:
         sys.stderr.write(f"hintspec: note: {note}\n")
@@ -292,6 +293,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep 64-bit fingerprints of visited states, not the states (less memory; "
         "prints the collision probability)",
+    )
+    p.add_argument(
+        "--spill-frontier",
+        type=positive_int,
+        metavar="N",
+        help="with --fingerprints: keep about N frontier states in memory, the rest in a "
+        "temporary file (TMPDIR)",
     )
     p.add_argument("--out", metavar="DIR", help="write traces (ITF and text) here")
     p.add_argument("--json", action="store_true", help="machine-readable result")

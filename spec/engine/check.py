@@ -36,6 +36,7 @@ def check(
     symmetry: bool = True,
     workers: int = 1,
     fingerprints: bool = False,
+    spill_after: int | None = None,
 ) -> CheckResult:
     """Explore ``model`` and give every property its verdict (liveness included).
 
@@ -47,13 +48,17 @@ def check(
 
     ``fingerprints``: the object explorer keeps 64-bit fingerprints of the states it has
     seen instead of the states (:mod:`hintspec.engine.fingerprints`); counts, verdicts and
-    traces are the same unless two states collide, whose probability the result gives."""
+    traces are the same unless two states collide, whose probability the result gives.
+    ``spill_after`` (with ``fingerprints``): about that many frontier states stay in memory,
+    the others wait on disk."""
     breach = first_breach(model)
     if breach is not None:
         raise contract_error(model, breach, checker="check")
     ex: Exploration | None = None
     used = "object"
     notes: list[str] = []
+    if spill_after is not None and not fingerprints:
+        raise UsageError("--spill-frontier needs --fingerprints (else every state is kept)")
     if fingerprints and engine == "vector":
         raise UsageError("--fingerprints works with the object engine (use --engine object)")
     if engine in ("auto", "vector") and not fingerprints:
@@ -94,10 +99,13 @@ def check(
             progress=progress,
             symmetry=symmetry,
             fingerprints=fingerprints,
+            spill_after=spill_after,
             record=record,
             record_edges=record_edges,
         )
     complete = ex.bound_hit is None
+    if ex.spilled:
+        notes.append(f"{ex.spilled:,} frontier states waited on disk (--spill-frontier)")
     results: list[PropertyResult] = []
     for prop in model.properties:
         if prop.kind is PropertyKind.ALWAYS:

@@ -28,7 +28,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hintspec.engine.faults import model_error, raised_in
-from hintspec.engine.fingerprints import Fingerprinter, ReplayedStates, visited_set_bytes
+from hintspec.engine.fingerprints import (
+    Fingerprinter,
+    ReplayedStates,
+    SpillQueue,
+    visited_set_bytes,
+)
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import INTERRUPTED
 from hintspec.lang.errors import ModelError
@@ -75,6 +80,8 @@ class Exploration:
     """The visited set held fingerprints: ``states`` rebuilds each state by replay."""
     visited_bytes: int | None = None
     """With fingerprints: the bytes the visited set, parent links and fingerprints take."""
+    spilled: int = 0
+    """Frontier states written to disk (a fingerprint search with ``spill_after``)."""
     tables: dict[str, bytearray] = dataclasses.field(default_factory=dict)
     """Per-state predicates recorded during the search (``record`` of :func:`explore`)."""
     edge_tables: dict[str, bytearray] = dataclasses.field(default_factory=dict)
@@ -110,6 +117,7 @@ def explore(
     progress: Progress | None = None,
     symmetry: bool = True,
     fingerprints: bool = False,
+    spill_after: int | None = None,
     record: Sequence[StatePredicate] = (),
     record_edges: Sequence[EdgePredicate] = (),
 ) -> Exploration:
@@ -124,7 +132,8 @@ def explore(
     the states needs is computed while they are at hand: ``record`` names predicates to
     evaluate on every state (``tables[key]``), ``record_edges`` predicates of an edge's
     source and target, evaluated on every edge whose ends satisfy the state table it
-    names (``edge_tables[key]``, aligned with the graph's edges)."""
+    names (``edge_tables[key]``, aligned with the graph's edges). ``spill_after``: with
+    fingerprints, keep about that many frontier states in memory and the rest on disk."""
     start = time.monotonic()
     canon = model.canonical if symmetry and model.symmetric else None
     fingerprinter = Fingerprinter() if fingerprints else None
@@ -142,7 +151,9 @@ def explore(
     witnesses: dict[str, int] = {}
     states: list[Any] = []
     """Every state (without fingerprints), by BFS number."""
-    frontier: deque[Any] = deque()
+    frontier: deque[Any] | SpillQueue = deque()
+    if fingerprinter is not None and spill_after is not None:
+        frontier = SpillQueue(spill_after)
     """With fingerprints: the states found and not yet expanded, in BFS order."""
     fps: array[int] = array("q")
     index: dict[Any, int] = {}
@@ -257,6 +268,8 @@ def explore(
     except KeyboardInterrupt:
         bound_hit = INTERRUPTED
     except Exception as exc:
+        if isinstance(frontier, SpillQueue):
+            frontier.close()
         found: Sequence[Any] = states
         if fingerprinter is not None:
             found = ReplayedStates(model, fps, parent, fingerprinter, canon)
@@ -266,6 +279,10 @@ def explore(
     if graph is not None:
         while len(graph.enabled) < n:
             graph.enabled.append(0)
+    spilled = 0
+    if isinstance(frontier, SpillQueue):
+        spilled = frontier.spilled
+        frontier.close()
     storage: int | None = None
     explored: Sequence[Any] = states
     if fingerprinter is not None:
@@ -286,6 +303,7 @@ def explore(
         canonical=canon is not None,
         fingerprints=fingerprinter is not None,
         visited_bytes=storage,
+        spilled=spilled,
         tables=tables,
         edge_tables=edge_tables,
     )

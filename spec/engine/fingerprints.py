@@ -14,6 +14,10 @@ an enum member through its name, is salted per process. :func:`fingerprint` enco
 structurally instead (sets in sorted order of their elements' encodings, so the order in
 which a set happens to iterate does not matter) and digests the bytes with BLAKE2b.
 
+With a frontier limit (``check --fingerprints --spill-frontier N``) the states waiting in the
+frontier beyond about N go to a temporary file (:class:`SpillQueue`): memory then holds the
+fingerprints and N states, and a search larger than memory degrades instead of dying.
+
 Traces are rebuilt as TLC does: the chain of fingerprints from the initial state to the
 state wanted is followed by re-generating successors and keeping the one whose fingerprint
 is the next on the chain (:class:`ReplayedStates`).
@@ -24,9 +28,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import os
+import pickle
 import struct
 import sys
+import tempfile
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
@@ -212,3 +220,54 @@ def visited_set_bytes(index: dict[Any, int], fingerprints: array[int], parent: a
     total = sys.getsizeof(index) + sum(map(sys.getsizeof, index))
     total += sum(sys.getsizeof(v) for v in index.values() if v > 256)  # smaller ones are shared
     return total + fingerprints.itemsize * len(fingerprints) + parent.itemsize * len(parent)
+
+
+class SpillQueue:
+    """The frontier of a fingerprint search that keeps at most about ``limit`` states in
+    memory; the others wait in a temporary file (pickled in chunks, in BFS order), so a
+    search whose frontier outgrows memory slows down instead of dying. First in, first out:
+    the oldest states are in memory (``head``), then the chunks on disk, then the newest
+    states (``tail``), which go to disk as a chunk when the queue is over its limit."""
+
+    def __init__(self, limit: int, directory: str | None = None) -> None:
+        self._limit = limit
+        self._chunk = max(1, limit // 4)
+        self._head: deque[Any] = deque()
+        self._tail: list[Any] = []
+        self._chunks: deque[int] = deque()
+        """File offsets of the chunks on disk, oldest first."""
+        # Closed by close(), when the search ends: the queue outlives any with-block.
+        self._file = tempfile.TemporaryFile(prefix="hintspec-frontier-", dir=directory)  # noqa: SIM115
+        self._len = 0
+        self.spilled = 0
+        """States written to disk so far."""
+
+    def __len__(self) -> int:
+        return self._len
+
+    def append(self, state: Any) -> None:
+        self._tail.append(state)
+        self._len += 1
+        if len(self._tail) >= self._chunk and len(self._head) + len(self._tail) > self._limit:
+            self._file.seek(0, os.SEEK_END)
+            self._chunks.append(self._file.tell())
+            pickle.dump(self._tail, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.spilled += len(self._tail)
+            self._tail = []
+
+    def popleft(self) -> Any:
+        if not self._head:
+            if self._chunks:
+                self._file.seek(self._chunks.popleft())
+                self._head.extend(pickle.load(self._file))
+                if not self._chunks:  # every chunk read: the file starts again empty
+                    self._file.seek(0)
+                    self._file.truncate()
+            else:
+                self._head.extend(self._tail)
+                self._tail = []
+        self._len -= 1
+        return self._head.popleft()
+
+    def close(self) -> None:
+        self._file.close()
