@@ -2,11 +2,13 @@
 
 Part 1, for each model at its largest non-slow manifest entry (or the entries named with
 ``--entry MODEL/VARIANT``): the object explorer keeping every state, and keeping 64-bit
-fingerprints (``check --fingerprints``). Per run it prints distinct states, transitions,
-CPU seconds and states per CPU second, the peak resident memory the search added (peak
-RSS minus RSS before the search) and that per state, and for fingerprints the visited-set
-bytes per state the result reports and the collision bound. Each run is a fresh process,
-so its peak is its own; counts and verdicts must agree (a mismatch is printed loudly).
+fingerprints (``check --fingerprints``), and fingerprints with about 1,000 frontier states
+in memory (``--spill-frontier 1000``, the rest in a temporary file). Per run it prints
+distinct states, transitions, CPU seconds and states per CPU second, the peak resident
+memory the search added (peak RSS minus RSS before the search) and that per state, and for
+fingerprints the visited-set bytes per state the result reports and the collision bound.
+Each run is a fresh process, so its peak is its own; counts and verdicts must agree (a
+mismatch is printed loudly).
 
 Part 2: ``hintspec check --all --only MODEL ...`` serially, with ``--jobs 2`` and, when
 ``distributed`` is installed, on a local two-worker Dask cluster (``--executor``): wall
@@ -43,7 +45,8 @@ cls = get_model(model_name)
 model = cls(make_config(cls, variant, config))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cpu = time.process_time()
-r = check(model, engine="object", fingerprints=mode == "fingerprints")
+spill = 1000 if mode == "spill 1000" else None
+r = check(model, engine="object", fingerprints=mode != "full", spill_after=spill)
 cpu = time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({
@@ -110,7 +113,8 @@ def storage(entries: list[tuple[str, str, dict[str, Any]]]) -> None:
     print("-" * len(head))
     for model, variant, config in entries:
         label = f"{model}/{variant} " + (" ".join(f"{k}={v}" for k, v in config.items()) or "")
-        runs = {mode: measure(model, variant, config, mode) for mode in ("full", "fingerprints")}
+        modes = ("full", "fingerprints", "spill 1000")
+        runs = {mode: measure(model, variant, config, mode) for mode in modes}
         for mode, r in runs.items():
             added = max(0, r["peak_kib"] - r["base_kib"]) * 1024
             per_state = added / r["states"] if r["states"] else 0.0
@@ -123,8 +127,11 @@ def storage(entries: list[tuple[str, str, dict[str, Any]]]) -> None:
                 f"{'' if r['collision'] is None else format(r['collision'], '.1e'):>12}"
             )
         full, fps = runs["full"], runs["fingerprints"]
-        same = all(full[k] == fps[k] for k in ("states", "transitions", "depth", "verdict"))
-        same = same and full["failing"] == fps["failing"]
+        same = all(
+            full[k] == other[k]
+            for other in runs.values()
+            for k in ("states", "transitions", "depth", "verdict", "failing")
+        )
         ratio_cpu = fps["cpu"] / full["cpu"] if full["cpu"] else 0.0
         full_added = max(1, full["peak_kib"] - full["base_kib"])
         fps_added = max(1, fps["peak_kib"] - fps["base_kib"])
