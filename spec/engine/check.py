@@ -61,6 +61,8 @@ def check(
         raise UsageError("--spill-frontier needs --fingerprints (else every state is kept)")
     if fingerprints and engine == "vector":
         raise UsageError("--fingerprints works with the object engine (use --engine object)")
+    if fingerprints and model.vectorized:
+        notes.append("--fingerprints: the object explorer runs, not the vectorised form")
     if engine in ("auto", "vector") and not fingerprints:
         if model.vectorized and not vector.numpy_available():
             if engine == "vector":
