@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,3 +179,24 @@ def test_a_search_with_its_frontier_on_disk_gives_the_same_results() -> None:
     assert _summary(spilled) == _summary(full)
     with pytest.raises(UsageError, match="needs --fingerprints"):
         check(model, spill_after=40)
+
+
+def test_a_fingerprint_counterexample_replays(tmp_path: Path) -> None:
+    """The trace rebuilt from fingerprints, written as ITF, replays against the model."""
+    run = [sys.executable, "-m", "hintspec"]
+    entry = ["hinting_oom", "--variant", "percpu_spin", "--set", "ring=1"]
+    done = subprocess.run(
+        [*run, "check", *entry, "--fingerprints", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "64-bit fingerprints" in done.stdout and "probability of a collision" in done.stdout
+    written = sorted(tmp_path.glob("*.itf.json"))
+    assert written
+    for itf in written:
+        replayed = subprocess.run(
+            [*run, "replay", str(itf)], capture_output=True, text=True, timeout=300
+        )
+        assert "no divergence" in replayed.stdout, replayed.stdout + replayed.stderr
