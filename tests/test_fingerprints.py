@@ -25,6 +25,7 @@ from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
 from hintspec.manifests.explorer import Entry, load_manifest, mismatches, run_entry
+from toy_models import Counter, CounterConfig, CounterState
 
 # Small entries of every kind the checker distinguishes: safety holds and violated,
 # deadlock, leads_to and progress properties (recorded per state and edge while the states
@@ -200,3 +201,10 @@ def test_a_fingerprint_counterexample_replays(tmp_path: Path) -> None:
             [*run, "replay", str(itf)], capture_output=True, text=True, timeout=300
         )
         assert "no divergence" in replayed.stdout, replayed.stdout + replayed.stderr
+
+
+def test_a_state_that_cannot_be_fingerprinted_is_bad_input() -> None:
+    model = Counter(CounterConfig())
+    model.initial_states = lambda: iter([CounterState(range(1))])  # type: ignore[method-assign,arg-type]
+    with pytest.raises(UsageError, match="cannot fingerprint a state component of type range"):
+        check(model, fingerprints=True)

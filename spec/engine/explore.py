@@ -36,7 +36,7 @@ from hintspec.engine.fingerprints import (
 )
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import INTERRUPTED
-from hintspec.lang.errors import ModelError
+from hintspec.lang.errors import ModelError, UsageError
 from hintspec.lang.model import Model, PropertyKind
 
 StatePredicate = tuple[str, Callable[[Any], Any]]
@@ -267,6 +267,8 @@ def explore(
                     break
     except KeyboardInterrupt:
         bound_hit = INTERRUPTED
+    except UsageError:
+        raise  # a state --fingerprints cannot encode: bad input, not a fault of the model
     except Exception as exc:
         if isinstance(frontier, SpillQueue):
             frontier.close()
