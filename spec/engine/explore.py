@@ -152,9 +152,9 @@ def explore(
     states: list[Any] = []
     """Every state (without fingerprints), by BFS number."""
     frontier: deque[Any] | SpillQueue = deque()
+    """With fingerprints: the states found and not yet expanded, in BFS order."""
     if fingerprinter is not None and spill_after is not None:
         frontier = SpillQueue(spill_after)
-    """With fingerprints: the states found and not yet expanded, in BFS order."""
     fps: array[int] = array("q")
     index: dict[Any, int] = {}
     parent: array[int] = array("q")
