@@ -22,6 +22,7 @@ from hintspec.cli.common import (
 )
 from hintspec.cli.manifest import report_update, run_entries, select_entries, update_from_run
 from hintspec.engine.check import check
+from hintspec.engine.fingerprints import FINGERPRINT_BITS
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import INTERRUPTED, CheckResult, PropertyResult, Verdict
 from hintspec.lang.configs import config_label, config_to_json
@@ -46,6 +47,7 @@ def result_json(result: CheckResult, paths: dict[str, str]) -> dict[str, Any]:
         "engine": result.engine,
         "bound_hit": result.bound_hit,
         "never_fired": result.never_fired,
+        **_fingerprint_json(result),
         "properties": [
             {
                 "name": p.name,
@@ -58,6 +60,29 @@ def result_json(result: CheckResult, paths: dict[str, str]) -> dict[str, Any]:
             for p in result.properties
         ],
     }
+
+
+def _fingerprint_json(result: CheckResult) -> dict[str, Any]:
+    if not result.fingerprints:
+        return {}
+    per_state = result.bytes_per_state
+    return {
+        "fingerprints": {
+            "bits": FINGERPRINT_BITS,
+            "bytes_per_state": None if per_state is None else round(per_state, 1),
+            "collision_probability": result.collision_probability,
+        }
+    }
+
+
+def fingerprint_line(result: CheckResult) -> str:
+    """How a fingerprint search stored its states, and the chance it missed one."""
+    per_state = result.bytes_per_state
+    stored = "" if per_state is None else f", {per_state:,.0f} bytes per state"
+    return (
+        f"  {FINGERPRINT_BITS}-bit fingerprints{stored}; probability of a collision "
+        f"(a state missed) at most {result.collision_probability:.1e}"
+    )
 
 
 def _verdict_cell(p: PropertyResult) -> str:
@@ -77,6 +102,7 @@ def render_result(result: CheckResult, model: Model[Any, Any], paths: dict[str, 
         f"depth {result.depth}, {result.seconds:.2f} s ({result.states_per_second:,.0f} states/s,"
         f" {result.engine} engine)",
         "  search complete" if result.complete else f"  search INCOMPLETE: {result.bound_hit}",
+        *([fingerprint_line(result)] if result.fingerprints else []),
         "",
     ]
     for p in result.properties:
@@ -148,6 +174,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         engine=args.engine,
         symmetry=not args.no_symmetry,
         workers=args.workers,
+        fingerprints=args.fingerprints,
+        spill_after=args.spill_frontier,
     )
     for note in result.notes:
         sys.stderr.write(f"hintspec: note: {note}\n")
@@ -172,7 +200,15 @@ def _check_all(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is None and args.junit:
         out = Path(DEFAULT_OUT)  # a JUnit failure names its trace file
-    run = run_entries(entries, jobs=args.jobs, timeout=args.timeout, out=out, show=not args.json)
+    run = run_entries(
+        entries,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        out=out,
+        show=not args.json,
+        fingerprints=args.fingerprints,
+        address=args.executor,
+    )
     if args.junit:
         only = {get_model(n).name for n in args.only or []}
         skipped = [
@@ -224,6 +260,12 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="with --all: check N entries at once in separate processes",
     )
+    p.add_argument(
+        "--executor",
+        metavar="ADDRESS",
+        help="with --all: check the entries on the workers of the Dask cluster whose "
+        "scheduler is at ADDRESS (tcp://HOST:PORT; needs hintspec[distributed])",
+    )
     p.add_argument("--update-manifest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--max-states", type=positive_int, metavar="N")
     p.add_argument("--max-depth", type=positive_int, metavar="N")
@@ -245,6 +287,19 @@ def register(subparsers: Any) -> None:
         "--no-symmetry",
         action="store_true",
         help="store every state, not one per symmetry class (for models that declare one)",
+    )
+    p.add_argument(
+        "--fingerprints",
+        action="store_true",
+        help="keep 64-bit fingerprints of visited states, not the states (less memory; "
+        "prints the collision probability)",
+    )
+    p.add_argument(
+        "--spill-frontier",
+        type=positive_int,
+        metavar="N",
+        help="with --fingerprints: keep about N frontier states in memory, the rest in a "
+        "temporary file (TMPDIR)",
     )
     p.add_argument("--out", metavar="DIR", help="write traces (ITF and text) here")
     p.add_argument("--json", action="store_true", help="machine-readable result")

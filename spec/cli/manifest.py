@@ -17,9 +17,6 @@ import argparse
 import dataclasses
 import difflib
 import sys
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from hintspec.cli.common import (
     positive_int,
     write_traces,
 )
+from hintspec.engine.executors import executor
 from hintspec.engine.results import INTERRUPTED, CheckResult, Verdict
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
@@ -89,24 +87,21 @@ def run_entries(
     timeout: float | None = None,
     out: Path | None = None,
     show: bool = True,
+    fingerprints: bool = False,
+    address: str | None = None,
 ) -> ManifestRun:
-    """Check ``entries`` (``jobs`` at once in worker processes), printing a row per entry
-    when ``show``; violated properties' traces go to ``out``. Ctrl-C ends the run with
-    the rows so far."""
+    """Check ``entries`` (``jobs`` at once in worker processes,
+    :mod:`hintspec.engine.executors`; rows in entry order whatever ``jobs``), printing a row
+    per entry when ``show``; violated properties' traces go to ``out``. Ctrl-C ends the
+    run with the rows so far. ``fingerprints``: :func:`hintspec.engine.check.check`'s.
+    ``address``: a Dask scheduler whose workers check the entries instead."""
     run = ManifestRun([], {}, False, len(entries))
-    if show:
-        print(HEADER)
-        print("-" * len(HEADER))
     notes: list[str] = []
-    with ExitStack() as stack:
-        pool: ProcessPoolExecutor | None = None
-        if jobs > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(jobs))
-            results: Iterable[CheckResult | EntryError] = pool.map(
-                partial(try_entry, timeout=timeout), entries
-            )
-        else:
-            results = (try_entry(e, timeout=timeout) for e in entries)
+    with executor(jobs, address) as pool:  # an address that does not answer: nothing printed
+        if show:
+            print(HEADER)
+            print("-" * len(HEADER))
+        results = pool.map(partial(try_entry, timeout=timeout, fingerprints=fingerprints), entries)
         try:
             for entry, result in zip(entries, results, strict=False):
                 bad = (
@@ -130,8 +125,7 @@ def run_entries(
                     raise KeyboardInterrupt  # the search stopped on Ctrl-C: so does the run
         except KeyboardInterrupt:
             run.interrupted = True
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+            pool.cancel()
     return run
 
 

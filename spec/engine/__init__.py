@@ -5,5 +5,7 @@ breadth-first search), :mod:`.liveness` (fair cycles and lassos), :mod:`.vector`
 numpy fast path for a model that offers one), :mod:`.simulate` (seeded random walks),
 :mod:`.stateful` (the Hypothesis adapter) and :mod:`.fuzzing` (running it, shrinking),
 :mod:`.graph` (the state graph), :mod:`.faults` (model code that raises), :mod:`.results`
-(verdicts and results) and :mod:`.progress`.
+(verdicts and results), :mod:`.progress`, :mod:`.fingerprints` (64-bit fingerprints in the
+visited set, ``check --fingerprints``) and :mod:`.executors` (independent runs in this
+process or a process pool, ``check --all --jobs N``).
 """

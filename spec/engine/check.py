@@ -8,13 +8,14 @@ with shortest traces for violations and witnesses.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hintspec.engine import vector
 from hintspec.engine.contract import first_breach, where_defined
-from hintspec.engine.explore import Exploration, explore
+from hintspec.engine.explore import Exploration, StatePredicate, explore
 from hintspec.engine.faults import contract_error, model_error
-from hintspec.engine.liveness import check_liveness
+from hintspec.engine.liveness import check_liveness, recorded_predicates
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import DEADLOCK, CheckResult, PropertyResult, Verdict
 from hintspec.lang.configs import config_to_json
@@ -34,6 +35,8 @@ def check(
     engine: str = "auto",
     symmetry: bool = True,
     workers: int = 1,
+    fingerprints: bool = False,
+    spill_after: int | None = None,
 ) -> CheckResult:
     """Explore ``model`` and give every property its verdict (liveness included).
 
@@ -41,14 +44,26 @@ def check(
     vectorised form, :mod:`hintspec.engine.vector`; an error if it has none) or ``auto``
     (vector when offered).
     Both number states identically, so results are the same. ``workers`` threads expand the
-    vector engine's large frontiers."""
+    vector engine's large frontiers.
+
+    ``fingerprints``: the object explorer keeps 64-bit fingerprints of the states it has
+    seen instead of the states (:mod:`hintspec.engine.fingerprints`); counts, verdicts and
+    traces are the same unless two states collide, whose probability the result gives.
+    ``spill_after`` (with ``fingerprints``): about that many frontier states stay in memory,
+    the others wait on disk."""
     breach = first_breach(model)
     if breach is not None:
         raise contract_error(model, breach, checker="check")
     ex: Exploration | None = None
     used = "object"
     notes: list[str] = []
-    if engine in ("auto", "vector"):
+    if spill_after is not None and not fingerprints:
+        raise UsageError("--spill-frontier needs --fingerprints (else every state is kept)")
+    if fingerprints and engine == "vector":
+        raise UsageError("--fingerprints works with the object engine (use --engine object)")
+    if fingerprints and model.vectorized:
+        notes.append("--fingerprints: the object explorer runs, not the vectorised form")
+    if engine in ("auto", "vector") and not fingerprints:
         if model.vectorized and not vector.numpy_available():
             if engine == "vector":
                 raise UsageError(vector.NUMPY_MISSING)
@@ -73,6 +88,10 @@ def check(
             )
             used = "vector"
     if ex is None:
+        live_props = model.properties_of(PropertyKind.LIVENESS) if liveness else []
+        record, record_edges = recorded_predicates(model, live_props) if fingerprints else ([], [])
+        if fingerprints:
+            record += _trigger_predicates(model)
         ex = explore(
             model,
             max_states=max_states,
@@ -81,8 +100,14 @@ def check(
             keep_graph=liveness and bool(model.properties_of(PropertyKind.LIVENESS)),
             progress=progress,
             symmetry=symmetry,
+            fingerprints=fingerprints,
+            spill_after=spill_after,
+            record=record,
+            record_edges=record_edges,
         )
     complete = ex.bound_hit is None
+    if ex.spilled:
+        notes.append(f"{ex.spilled:,} frontier states waited on disk (--spill-frontier)")
     results: list[PropertyResult] = []
     for prop in model.properties:
         if prop.kind is PropertyKind.ALWAYS:
@@ -127,6 +152,8 @@ def check(
         complete=complete,
         engine=used,
         notes=notes,
+        fingerprints=ex.fingerprints,
+        visited_bytes=ex.visited_bytes,
     )
 
 
@@ -157,6 +184,9 @@ def _triggered(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) -> b
         return True
     if isinstance(trigger, str):
         return trigger in ex.witnesses
+    recorded = ex.tables.get(TRIGGER + prop.name)
+    if recorded is not None:
+        return any(recorded)
     for i, s in enumerate(ex.states):
         try:
             if trigger(model, s):
@@ -166,6 +196,19 @@ def _triggered(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) -> b
             label = f"the trigger of property {prop.name!r}"
             raise model_error(model, exc, checker="check", path=path, fallback=label) from exc
     return False
+
+
+TRIGGER = "trigger:"
+
+
+def _trigger_predicates(model: Model[Any, Any]) -> list[StatePredicate]:
+    """The premises given as callables of the ``always`` properties, to be recorded per state
+    by a search that keeps only fingerprints (:func:`_triggered` reads them)."""
+    out: list[StatePredicate] = []
+    for prop in model.properties_of(PropertyKind.ALWAYS):
+        if prop.trigger is not None and not isinstance(prop.trigger, str):
+            out.append((TRIGGER + prop.name, functools.partial(prop.trigger, model)))
+    return out
 
 
 def _sometimes_result(

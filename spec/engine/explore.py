@@ -23,14 +23,27 @@ import bisect
 import dataclasses
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hintspec.engine.faults import model_error, raised_in
+from hintspec.engine.fingerprints import (
+    Fingerprinter,
+    ReplayedStates,
+    SpillQueue,
+    visited_set_bytes,
+)
 from hintspec.engine.progress import Progress
 from hintspec.engine.results import INTERRUPTED
-from hintspec.lang.errors import ModelError
+from hintspec.lang.errors import ModelError, UsageError
 from hintspec.lang.model import Model, PropertyKind
+
+StatePredicate = tuple[str, Callable[[Any], Any]]
+"""A name and a predicate of one state, recorded per state during the search."""
+EdgePredicate = tuple[str, str, Callable[[Any, Any], Any]]
+"""A name, the recorded state predicate both ends of an edge must satisfy, and a predicate of
+the edge's source and target, recorded per edge during the search."""
 
 
 @dataclasses.dataclass
@@ -63,6 +76,16 @@ class Exploration:
     seconds: float
     canonical: bool = False
     """States are symmetry representatives: paths must be concretized for traces."""
+    fingerprints: bool = False
+    """The visited set held fingerprints: ``states`` rebuilds each state by replay."""
+    visited_bytes: int | None = None
+    """With fingerprints: the bytes the visited set, parent links and fingerprints take."""
+    spilled: int = 0
+    """Frontier states written to disk (a fingerprint search with ``spill_after``)."""
+    tables: dict[str, bytearray] = dataclasses.field(default_factory=dict)
+    """Per-state predicates recorded during the search (``record`` of :func:`explore`)."""
+    edge_tables: dict[str, bytearray] = dataclasses.field(default_factory=dict)
+    """Per-edge predicates recorded during the search (``record_edges``)."""
 
     def real_path_to(self, model: Model[Any, Any], index: int) -> list[Any]:
         """The path to state ``index`` as real (replayable) states."""
@@ -70,6 +93,8 @@ class Exploration:
         return concretize(model, path)[0] if self.canonical else path
 
     def path_to(self, index: int) -> list[Any]:
+        if isinstance(self.states, ReplayedStates):
+            return self.states.path_to(index)
         path = []
         while index >= 0:
             path.append(self.states[index])
@@ -91,13 +116,27 @@ def explore(
     keep_graph: bool | None = None,
     progress: Progress | None = None,
     symmetry: bool = True,
+    fingerprints: bool = False,
+    spill_after: int | None = None,
+    record: Sequence[StatePredicate] = (),
+    record_edges: Sequence[EdgePredicate] = (),
 ) -> Exploration:
     """Breadth-first search of the reachable states of ``model``.
 
     With ``symmetry`` and a model that declares one, states are replaced by their canonical
-    representatives before they are looked up, so one state stands for its whole class."""
+    representatives before they are looked up, so one state stands for its whole class.
+
+    With ``fingerprints`` the visited set holds 64-bit fingerprints instead of states
+    (:mod:`hintspec.engine.fingerprints`): a state lives only while it waits in the
+    frontier, and ``states`` of the result rebuilds one on demand. What a later pass over
+    the states needs is computed while they are at hand: ``record`` names predicates to
+    evaluate on every state (``tables[key]``), ``record_edges`` predicates of an edge's
+    source and target, evaluated on every edge whose ends satisfy the state table it
+    names (``edge_tables[key]``, aligned with the graph's edges). ``spill_after``: with
+    fingerprints, keep about that many frontier states in memory and the rest on disk."""
     start = time.monotonic()
     canon = model.canonical if symmetry and model.symmetric else None
+    fingerprinter = Fingerprinter() if fingerprints else None
     if keep_graph is None:
         keep_graph = bool(model.properties_of(PropertyKind.LIVENESS))
     always_props = model.properties_of(PropertyKind.ALWAYS)
@@ -111,15 +150,24 @@ def explore(
     violations: dict[str, tuple[int, str]] = {}
     witnesses: dict[str, int] = {}
     states: list[Any] = []
+    """Every state (without fingerprints), by BFS number."""
+    frontier: deque[Any] | SpillQueue = deque()
+    """With fingerprints: the states found and not yet expanded, in BFS order."""
+    if fingerprinter is not None and spill_after is not None:
+        frontier = SpillQueue(spill_after)
+    fps: array[int] = array("q")
     index: dict[Any, int] = {}
     parent: array[int] = array("q")
     coverage = [0] * len(model.actions)
     graph = Graph(array("q"), array("q"), array("h"), []) if keep_graph else None
+    tables = {key: bytearray() for key, _ in record}
+    edge_tables = {key: bytearray() for key, _, _ in record_edges}
     deadlock: int | None = None
     bound_hit: str | None = None
     is_terminal = model.is_terminal
     check_deadlock = model.check_deadlock
     actions = list(enumerate(model._action_fns))
+    keep = states.append if fingerprinter is None else frontier.append
 
     def visit(s: Any, i: int) -> None:
         # Invariants and witnesses are evaluated once per distinct state, in BFS order, so
@@ -141,9 +189,12 @@ def explore(
                     hit = True
             if hit:
                 check_sometimes = [(n, f) for n, f in check_sometimes if n not in witnesses]
+        for key, predicate in record:
+            tables[key].append(1 if predicate(s) else 0)
 
     levels = [0]
     transitions = 0
+    n = 0
     i = 0
     depth = 0
     a = -1
@@ -151,18 +202,22 @@ def explore(
         for s in model.initial_states():
             if canon is not None:
                 s = canon(s)
-            if s not in index:
-                index[s] = len(states)
-                states.append(s)
+            k = s if fingerprinter is None else fingerprinter(s)
+            if k not in index:
+                index[k] = n
+                keep(s)
+                if fingerprinter is not None:
+                    fps.append(k)
                 parent.append(-1)
-                visit(s, index[s])
-        level_end = len(states)
-        while i < len(states):
+                n += 1
+                visit(s, n - 1)
+        level_end = n
+        while i < n:
             if i == level_end:
                 depth += 1
                 levels.append(i)
-                level_end = len(states)
-            s = states[i]
+                level_end = n
+            s = states[i] if fingerprinter is None else frontier.popleft()
             expand = max_depth is None or depth < max_depth
             n_succ = 0
             mask = 0
@@ -171,18 +226,22 @@ def explore(
                     n_succ += 1
                     if canon is not None:
                         t = canon(t)
-                    j = index.get(t)
+                    k = t if fingerprinter is None else fingerprinter(t)
+                    j = index.get(k)
                     if j is None:
                         if not expand:
                             bound_hit = f"max depth {max_depth}"
                             continue
-                        if max_states is not None and len(states) >= max_states:
+                        if max_states is not None and n >= max_states:
                             bound_hit = f"max states {max_states}"
                             continue
-                        j = len(states)
-                        index[t] = j
-                        states.append(t)
+                        j = n
+                        index[k] = j
+                        keep(t)
+                        if fingerprinter is not None:
+                            fps.append(k)
                         parent.append(i)
+                        n += 1
                         visit(t, j)
                     if not expand:
                         continue
@@ -193,6 +252,8 @@ def explore(
                         graph.dst.append(j)
                         graph.act.append(a)
                         mask |= 1 << a
+                        if record_edges:
+                            _record_edge(tables, edge_tables, record_edges, i, j, s, t)
             if graph is not None:
                 graph.enabled.append(mask)
             if n_succ == 0 and check_deadlock and deadlock is None and not is_terminal(s):
@@ -200,21 +261,37 @@ def explore(
             i += 1
             if (i & 1023) == 0:
                 if progress is not None:
-                    progress.update(len(states), transitions, depth + 1, len(states) - i)
+                    progress.update(n, transitions, depth + 1, n - i)
                 if timeout is not None and time.monotonic() - start > timeout:
                     bound_hit = f"timeout {timeout:g} s"
                     break
     except KeyboardInterrupt:
         bound_hit = INTERRUPTED
+    except UsageError:
+        raise  # a state --fingerprints cannot encode: bad input, not a fault of the model
     except Exception as exc:
-        raise _fault(model, exc, states, parent, i, a, canon is not None) from exc
+        if isinstance(frontier, SpillQueue):
+            frontier.close()
+        found: Sequence[Any] = states
+        if fingerprinter is not None:
+            found = ReplayedStates(model, fps, parent, fingerprinter, canon)
+        raise _fault(model, exc, found, parent, i, a, canon is not None) from exc
     if progress is not None:
         progress.done()
     if graph is not None:
-        while len(graph.enabled) < len(states):
+        while len(graph.enabled) < n:
             graph.enabled.append(0)
+    spilled = 0
+    if isinstance(frontier, SpillQueue):
+        spilled = frontier.spilled
+        frontier.close()
+    storage: int | None = None
+    explored: Sequence[Any] = states
+    if fingerprinter is not None:
+        explored = ReplayedStates(model, fps, parent, fingerprinter, canon)
+        storage = visited_set_bytes(index, fps, parent)
     return Exploration(
-        states=states,
+        states=explored,
         parent=parent,
         levels=levels,
         transitions=transitions,
@@ -226,13 +303,32 @@ def explore(
         deadlock=deadlock,
         seconds=time.monotonic() - start,
         canonical=canon is not None,
+        fingerprints=fingerprinter is not None,
+        visited_bytes=storage,
+        spilled=spilled,
+        tables=tables,
+        edge_tables=edge_tables,
     )
+
+
+def _record_edge(
+    tables: dict[str, bytearray],
+    edge_tables: dict[str, bytearray],
+    record_edges: Sequence[EdgePredicate],
+    i: int,
+    j: int,
+    s: Any,
+    t: Any,
+) -> None:
+    for key, within, predicate in record_edges:
+        inside = tables[within]
+        edge_tables[key].append(1 if inside[i] and inside[j] and predicate(s, t) else 0)
 
 
 def _fault(
     model: Model[Any, Any],
     exc: Exception,
-    states: list[Any],
+    states: Sequence[Any],
     parent: array[int],
     i: int,
     a: int,
@@ -249,10 +345,13 @@ def _fault(
         at = i
     path: list[Any] = []
     k = -1 if at is None else at
-    while k >= 0:
-        path.append(states[k])
-        k = parent[k]
-    path.reverse()
+    if isinstance(states, ReplayedStates):
+        path = states.path_to(k) if k >= 0 else []
+    else:
+        while k >= 0:
+            path.append(states[k])
+            k = parent[k]
+        path.reverse()
     if canonical and path:
         try:
             path = concretize(model, path)[0]

@@ -27,12 +27,13 @@ graph export (``tests/benchmarks/bench_liveness.py`` prints the figures).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hintspec.engine.explore import Exploration, concretize
+from hintspec.engine.explore import EdgePredicate, Exploration, StatePredicate, concretize
 from hintspec.engine.faults import model_error
 from hintspec.engine.results import PropertyResult, Verdict
 from hintspec.lang.model import Fairness, LivenessMode, Model, PropertySpec
@@ -40,10 +41,17 @@ from hintspec.traces.trace import trace_from_path
 
 
 def _evaluate(
-    model: Model[Any, Any], ex: Exploration, predicate: Callable[[Any], Any], label: str
+    model: Model[Any, Any],
+    ex: Exploration,
+    predicate: Callable[[Any], Any],
+    label: str,
+    key: str,
 ) -> list[bool]:
-    """``predicate`` on every explored state; model code that raises is reported with the
-    path to the state it raised in."""
+    """``predicate`` on every explored state (recorded during the search as ``key`` when it
+    kept only fingerprints, :func:`recorded_predicates`); model code that raises is
+    reported with the path to the state it raised in."""
+    if key in ex.tables:
+        return [bool(b) for b in ex.tables[key]]
     out: list[bool] = []
     for i, s in enumerate(ex.states):
         try:
@@ -52,6 +60,38 @@ def _evaluate(
             path = ex.real_path_to(model, i)
             raise model_error(model, exc, checker="check", path=path, fallback=label) from exc
     return out
+
+
+GOAL, WHEN, REGION, ADVANCES = "goal:", "when:", "region:", "advances:"
+"""Prefixes of the names under which a fingerprint search records what the liveness check
+evaluates (:func:`recorded_predicates`)."""
+
+
+def recorded_predicates(
+    model: Model[Any, Any], props: list[PropertySpec]
+) -> tuple[list[StatePredicate], list[EdgePredicate]]:
+    """What :func:`check_liveness` evaluates on every state and edge for ``props``, to be
+    recorded while the states are at hand (a search that keeps only fingerprints)."""
+    states: list[StatePredicate] = []
+    edges: list[EdgePredicate] = []
+    for prop in props:
+        name = prop.name
+        when = prop.when
+        if prop.mode is LivenessMode.PROGRESS:
+            if when is None:
+                states.append((REGION + name, _always_true))
+            else:
+                states.append((REGION + name, functools.partial(when, model)))
+            edges.append((ADVANCES + name, REGION + name, getattr(model, prop.method)))
+            continue
+        states.append((GOAL + name, getattr(model, prop.method)))
+        if prop.mode is LivenessMode.LEADS_TO and when is not None:
+            states.append((WHEN + name, functools.partial(when, model)))
+    return states, edges
+
+
+def _always_true(_state: Any) -> bool:
+    return True
 
 
 def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) -> PropertyResult:
@@ -69,7 +109,9 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
         inside = (
             [True] * n
             if region is None
-            else _evaluate(model, ex, lambda s: region(model, s), f"the region of {label}")
+            else _evaluate(
+                model, ex, lambda s: region(model, s), f"the region of {label}", REGION + prop.name
+            )
         )
         advances = getattr(model, prop.method)
         start = [i for i in range(n) if inside[i]]
@@ -78,13 +120,15 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
             return PropertyResult(prop.name, "liveness", Verdict.VACUOUS, why)
     else:
         goal = getattr(model, prop.method)
-        inside = [not q for q in _evaluate(model, ex, goal, label)]
+        inside = [not q for q in _evaluate(model, ex, goal, label, GOAL + prop.name)]
         if mode is LivenessMode.EVENTUALLY:
             start = [i for i in range(n) if ex.parent[i] < 0 and inside[i]]
         elif mode is LivenessMode.LEADS_TO:
             assert prop.when is not None
             when = prop.when
-            holds = _evaluate(model, ex, lambda s: when(model, s), f"the condition of {label}")
+            holds = _evaluate(
+                model, ex, lambda s: when(model, s), f"the condition of {label}", WHEN + prop.name
+            )
             if not any(holds):
                 why = "vacuous at this configuration: its condition never holds"
                 return PropertyResult(prop.name, "liveness", Verdict.VACUOUS, why)
@@ -94,9 +138,13 @@ def check_liveness(model: Model[Any, Any], ex: Exploration, prop: PropertySpec) 
 
     # Edges of the sub-graph, packed as (target << 8) | action per source state.
     adjacency: list[list[int]] = [[] for _ in range(n)]
-    for u, v, a in zip(g.src, g.dst, g.act, strict=True):
+    recorded = ex.edge_tables.get(ADVANCES + prop.name)
+    for e, (u, v, a) in enumerate(zip(g.src, g.dst, g.act, strict=True)):
         if inside[u] and inside[v]:
-            if mode is LivenessMode.PROGRESS:
+            if mode is LivenessMode.PROGRESS and recorded is not None:
+                if recorded[e]:
+                    continue
+            elif mode is LivenessMode.PROGRESS:
                 try:
                     advanced = advances(states[u], states[v])
                 except Exception as exc:

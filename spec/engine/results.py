@@ -57,6 +57,26 @@ class CheckResult:
     """Which explorer produced it: ``object`` or ``vector``."""
     notes: list[str] = dataclasses.field(default_factory=list)
     """Remarks for the user (e.g. why the engine asked for did not run)."""
+    fingerprints: bool = False
+    """The visited set held 64-bit fingerprints, not states (``check --fingerprints``)."""
+    visited_bytes: int | None = None
+    """With fingerprints: the bytes of the visited set, fingerprints and parent links."""
+
+    @property
+    def bytes_per_state(self) -> float | None:
+        """With fingerprints: what the search kept per explored state, in bytes."""
+        if self.visited_bytes is None or not self.distinct_states:
+            return None
+        return self.visited_bytes / self.distinct_states
+
+    @property
+    def collision_probability(self) -> float | None:
+        """With fingerprints: a bound on the probability that two of the explored states
+        share a fingerprint (one of them then went unexplored)."""
+        if not self.fingerprints:
+            return None
+        n = self.distinct_states
+        return min(1.0, n * (n - 1) / 2.0**65)
 
     @property
     def verdict(self) -> Verdict:

@@ -215,11 +215,17 @@ def load_fuzz_expectations(directory: Path | None = None) -> dict[str, FuzzExpec
     return out
 
 
-def run_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult:
+def run_entry(
+    entry: Entry, *, timeout: float | None = None, fingerprints: bool = False
+) -> CheckResult:
     model_cls = get_model(entry.spec)
     config = make_config(model_cls, entry.variant, entry.config)
     return check(
-        model_cls(config), max_states=entry.max_states, timeout=timeout, symmetry=entry.symmetry
+        model_cls(config),
+        max_states=entry.max_states,
+        timeout=timeout,
+        symmetry=entry.symmetry,
+        fingerprints=fingerprints,
     )
 
 
@@ -237,12 +243,14 @@ class EntryError:
         return f"error: {self.summary}"
 
 
-def try_entry(entry: Entry, *, timeout: float | None = None) -> CheckResult | EntryError:
+def try_entry(
+    entry: Entry, *, timeout: float | None = None, fingerprints: bool = False
+) -> CheckResult | EntryError:
     """:func:`run_entry`, with model code that raises turned into an :class:`EntryError`
     (one broken entry does not stop a run over the manifest)."""
     start = time.monotonic()
     try:
-        return run_entry(entry, timeout=timeout)
+        return run_entry(entry, timeout=timeout, fingerprints=fingerprints)
     except ModelError as exc:
         where = f" at {exc.source}" if exc.source else ""
         summary = f"{exc.where} raised {exc.exception}{where}"
