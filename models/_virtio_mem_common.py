@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, Protocol
 
-from hintspec.lang.model import Args, Check, action
+from hintspec.lang.model import Args, Check, action, sometimes
 
 # Return codes of the driver's functions (negated errno values in the kernel).
 OK = 0
@@ -378,3 +378,40 @@ def busy_backs_off(s: Any, idle: bool, work: str) -> Check:
 
 
 BUSY_BACKS_OFF = "a BUSY answer makes the driver back off: its run ends with the retry timer armed"
+
+
+# The device refuses, one witness per answer (both modes): NACK only to a plug, beyond the
+# requested size; BUSY while migrating or when a preallocation or a discard fails; ERROR
+# (the models' ``device_errors``) to a request it finds invalid. Each model adds witnesses
+# per kind of memory.
+
+
+def refused_with(s: Any, req: Req, resp: Resp) -> bool:
+    """The step that led to ``s`` handled the device's refusal ``resp`` of ``req``."""
+    r = s.refused
+    return r is not None and r.req is req and r.resp is resp
+
+
+@sometimes("the device answers NACK to a plug request")
+def plug_nack(self: object, s: Any) -> bool:
+    return refused_with(s, Req.PLUG, Resp.NACK)
+
+
+@sometimes("the device answers BUSY to a plug request")
+def plug_busy(self: object, s: Any) -> bool:
+    return refused_with(s, Req.PLUG, Resp.BUSY)
+
+
+@sometimes("the device answers ERROR to a plug request")
+def plug_error(self: object, s: Any) -> bool:
+    return refused_with(s, Req.PLUG, Resp.ERROR)
+
+
+@sometimes("the device answers BUSY to an unplug request")
+def unplug_busy(self: object, s: Any) -> bool:
+    return refused_with(s, Req.UNPLUG, Resp.BUSY)
+
+
+@sometimes("the device answers ERROR to an unplug request")
+def unplug_error(self: object, s: Any) -> bool:
+    return refused_with(s, Req.UNPLUG, Resp.ERROR)
