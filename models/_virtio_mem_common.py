@@ -258,6 +258,16 @@ class Side(Protocol):
     def in_kernel_zone(self, s: Any, frame: int) -> bool: ...
 
 
+# Weak: an armed hrtimer expires (retry_timer_ms, 50 s doubling to 300 s); a guest whose
+# timers never fire is not running at all.
+@action("drivers/virtio/virtio_mem.c: virtio_mem_timer_expired", fair="weak")
+def retry_timer_fires(self: Side, s: Any) -> Iterator[tuple[Args, Any]]:
+    """``virtio_mem_timer_expired`` -> ``virtio_mem_retry``: the work item is queued."""
+    if not s.timer:
+        return
+    yield {}, self._next(s, timer=False, queued=True)
+
+
 # No fairness here: the host may stall (a wedged QEMU, a host that never processes the queue).
 # That it answers is a premise of the liveness properties (each model's RESPONSIVE_HOST).
 @action("hw/virtio/virtio-mem.c: virtio_mem_handle_request")

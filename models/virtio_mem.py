@@ -1135,12 +1135,8 @@ class VirtioMem(Model[Config, State]):
         self._unplug_scan(w, 0, self.M - 1, s.run.nb)
         yield {"then": "goes on", "left": s.run.nb}, w.freeze()
 
-    # Weak: an armed hrtimer expires (retry_timer_ms, 50 s doubling to 300 s).
-    @action("drivers/virtio/virtio_mem.c: virtio_mem_timer_expired", fair="weak")
-    def retry_timer_fires(self, s: State) -> Iterator[tuple[Args, State]]:
-        if not s.timer:
-            return
-        yield {}, self._next(s, timer=False, queued=True)
+    # The retry timer: the same code in both modes (models/_virtio_mem_common.py).
+    retry_timer_fires = common.retry_timer_fires
 
     # =====================================================================================
     # The device (QEMU), the host and the guest's users: the same code in both modes

@@ -760,12 +760,8 @@ class VirtioMemBbm(Model[Config, State]):
         self._unplug_failed(w, run.phase, run.bb, run.nb, EBUSY)
         yield {"bb": run.bb}, w.freeze()
 
-    # Weak: an armed hrtimer expires.
-    @action("drivers/virtio/virtio_mem.c: virtio_mem_timer_expired", fair="weak")
-    def retry_timer_fires(self, s: State) -> Iterator[tuple[Args, State]]:
-        if not s.timer:
-            return
-        yield {}, self._next(s, timer=False, queued=True)
+    # The retry timer: the same code in both modes (models/_virtio_mem_common.py).
+    retry_timer_fires = common.retry_timer_fires
 
     # =====================================================================================
     # The device (QEMU), the host and the guest's users: the same code as in SBM.
