@@ -2,10 +2,11 @@
 
 virtio-mem is not a balloon: the device owns a region of guest-physical memory and the
 driver plugs and unplugs small *sub-blocks* inside it, on request of the host, with no
-guarantee that an unplug succeeds (ZONE_NORMAL memory may hold unmovable pages). Facts:
-``shared/reference/kernel-facts.md`` §4; code read for this model:
+guarantee that an unplug succeeds (ZONE_NORMAL memory may hold unmovable pages). The facts
+this model takes from the source, each with its source, are in ``docs/models/virtio_mem.md``;
+the code read for it:
 
-* driver -- ``torvalds/linux drivers/virtio/virtio_mem.c`` (the v6.5+ code with
+* driver -- ``torvalds/linux drivers/virtio/virtio_mem.c`` (v6.5 and later: with
   ``have_unplugged_mb`` and the ``config_changed`` check in ``virtio_mem_fake_offline``):
   ``virtio_mem_run_wq``, ``virtio_mem_cleanup_pending_mb``, ``virtio_mem_sbm_plug_request``,
   ``virtio_mem_sbm_plug_any_sb``, ``virtio_mem_sbm_plug_and_add_mb``,
@@ -34,17 +35,26 @@ What is modelled:
   ``requested_size``, ``config_changed``, ``unplug_all_required``, ``have_unplugged_mb``,
   ``broken``, the work item (queued, retry timer) and where ``virtio_mem_run_wq`` is
   (``run``: the loop it is in and its cursor -- the kernel's local variables);
-* the guest-request virtqueue (``models/virtqueue.py``, one request in flight as in the
+* the guest-request virtqueue (``hintspec.lang.virtqueue``, one request in flight as in the
   driver, which waits for each answer) and the response buffer ``vm->resp`` the device
   writes;
 * the device's bitmap of plugged blocks and its ``requested_size``; the host changes the
   requested size at any time, ``resizes`` times in all (so every behaviour ends with a
   stable request and liveness is about reaching it);
+* **every answer the device can refuse with, and the driver's rollback of each**: NACK (a
+  plug beyond the requested size: the host shrank it while the request was in flight),
+  BUSY (``device_handle_busy``) and ERROR (``device_handle_error``, see
+  ``Config.device_errors``), to a plug of a new block, of more sub-blocks into an offline or
+  an online block, to an unplug of an offline block, of fake-offlined online memory, of a
+  block whose ``add_memory`` failed (and its later cleanup), and BUSY to UNPLUG_ALL. The
+  driver's error reaches ``virtio_mem_run_wq`` after the rollbacks of every function on the
+  way; at that moment the model records the request's range as it is beside the range as it
+  was before (``refused``, a history variable) for ``refusal_rolled_back``;
 * page states: not online, free, in use (movable or unmovable), PageOffline. Onlining goes
   through the online-page callback: plugged sub-blocks go to the buddy, unplugged ones stay
   PageOffline. Fake offline is ``alloc_contig_range``: it fails while an unmovable page sits
-  in the range, migrates movable pages to free frames outside it, and marks the range
-  PageOffline;
+  in the range, migrates movable pages to free frames outside it (and fails if there are
+  too few), and marks the range PageOffline;
 * guest users allocate movable pages anywhere and unmovable pages only in kernel zones
   (boot memory, blocks onlined to ZONE_NORMAL), at most ``user_pages`` at a time; user space
   onlines added blocks to a kernel zone or ZONE_MOVABLE (and may offline them again);
@@ -65,24 +75,49 @@ What is abstracted, and why:
   outside the range (the choice does not matter to the properties);
 * all memory blocks of the region are prepared (``UNUSED``) from the start; the usable
   region is the whole region (QEMU's usable extent covers a region this small); the
-  offline threshold (1 GiB = 8 memory blocks on x86-64) is kept as a number of blocks;
-  the retry timer's back-off (50 s doubling to 300 s) is abstracted to "armed";
+  offline threshold is a number of memory blocks (``Config.offline_threshold``); the retry
+  timer's back-off (50 s doubling to 300 s) is abstracted to "armed";
 * **the length of an unplug pass.** A real device has thousands of sub-blocks and one pass
   over them can take minutes ("we could end up trying for a long time to unplug memory",
   f55484fd7be9). The model's few sub-blocks stand for all of them: when a pass ends with
   sub-blocks it could not fake-offline, it may go on (``unplug_pass_over(then="goes on")``)
-  and visit them again, without fairness forcing it to stop. So "a long time" becomes "for ever" in
-  the model, and the missing ``config_changed`` check shows as a lasso; the fixed driver
-  leaves such a pass at its next fake-offline attempt once the config changed;
+  and visit them again, without fairness forcing it to stop. So "a long time" becomes "for
+  ever" in the model, and the missing ``config_changed`` check shows as a lasso; the fixed
+  driver leaves such a pass at its next fake-offline attempt once the config changed;
 * failures of the environment are separate actions (``add_memory_fails``,
-  ``offline_and_remove_fails``, ``device_handle_busy``); their success counterparts are strongly
-  fair, so a failure can repeat but not for ever.
+  ``offline_and_remove_fails``, ``device_handle_busy``, ``device_handle_error``).
 
-Bad variants: ``no_remove_retry`` and ``fake_offline_ignores_config`` are the pre-v6.5
-drivers of §4.8; ``kcore_reads_page_offline`` and ``kdump_reads_all`` are dumps without
-the PageOffline / device-state filters; ``plug_bit_before_ack`` and
-``unplug_without_fake_offline`` are invented to give the bitmap and backing properties
-teeth; ``unplug_online_off`` is the ``unplug_online=0`` module parameter.
+Fairness. An action is fair only where the guest kernel guarantees it, and each says why:
+queued work runs (``run_wq``), the device's interrupt wakes the waiting work item
+(``driver_receive``), an armed timer expires (``retry_timer_fires``), a called function
+returns (``add_memory``, ``offline_and_remove``, ``unplug_pass_over``); all weak
+(``GUEST_FAIRNESS``). Nothing is assumed of the host. The liveness properties add, as their
+premise (``RESPONSIVE_HOST``), that the host answers every request and is not BUSY for ever
+and that memory hotplug does not fail for ever; ``tests/test_virtio_mem.py`` shows, for each
+of these assumptions, the lasso that dropping it lets through. What the guest does when the
+host stalls or keeps refusing is safety, with no assumption: ``busy_backs_off`` (BUSY arms
+the retry timer, no busy loop) and ``withheld_only_in_flight`` (the memory taken from the
+guest is at most the one request in flight, so a stall cannot run the guest out of memory).
+
+The default config (one memory block of two sub-blocks, one boot page, one guest page, two
+resizes, leftovers from a previous boot, both zones, user-space offlining, ERROR answers) is
+the smallest that admits every interleaving the properties are about: a plug that ends a
+block partial (so later plugs go into an offline and an online partial block), the host
+shrinking the size while a plug is in flight (NACK), every refusal of every request listed
+above, an unmovable page in a kernel-zone block next to an unplugged sub-block (fake
+offline fails, kcore skips a hole, the pass goes on), the removal of a completely unplugged
+block failing and being retried, and UNPLUG_ALL at probe. Every action fires there and
+every witness is reached (``tests/test_virtio_mem.py``), so no situational invariant is
+vacuous. What it cannot show needs two memory blocks (the block order of the passes, the
+finding below) or more, the manifest's ladder (``models/manifest/virtio_mem.json``).
+
+Bad variants: ``no_remove_retry`` and ``fake_offline_ignores_config`` are the drivers before
+a31648fd4f96 and f55484fd7be9; ``kcore_reads_page_offline`` is ``/proc/kcore`` before it
+skipped PageOffline pages, ``kdump_reads_all`` a crash kernel without the vmcore callback;
+``plug_bit_before_ack``, ``unplug_without_fake_offline`` and the five rollback and back-off
+bugs (``refused_*``, ``add_failed_forgets_plugged``, ``busy_retries_at_once``) are invented
+to give the properties teeth; ``unplug_online_off`` is the ``unplug_online=0`` module
+parameter.
 
 Finding (two memory blocks, user space offlining): ``virtio_mem_cleanup_pending_mb``
 clears ``have_unplugged_mb`` before its three scans (MOVABLE_PARTIAL, KERNEL_PARTIAL,
@@ -105,18 +140,30 @@ from typing import Literal
 
 from hintspec.lang.model import Args, Check, Model, action, always, leads_to, sometimes
 from hintspec.lang.virtqueue import Virtqueue
-
-# Return codes of the driver's functions (negated errno values in the kernel).
-OK = 0
-EAGAIN = 11  # config changed: restart virtio_mem_run_wq at "retry:"
-ENOMEM = 12
-EBUSY = 16  # memory busy (fake offline failed): retry timer
-EINVAL = 22  # unexpected answer: the device is marked broken
-ENOSPC = 28  # region exhausted / too much offline memory: stop
-ETXTBSY = 26  # the device answered BUSY: retry timer
-
-OFFLINE_THRESHOLD_BLOCKS = 8
-"""``max(2 memory blocks, 1 GiB)`` in 128 MiB memory blocks (x86-64)."""
+from hintspec.models import _virtio_mem_common as common
+from hintspec.models._virtio_mem_common import (
+    BUSY_RETRIES_AT_ONCE,
+    EAGAIN,
+    EBUSY,
+    ENOMEM,
+    ENOSPC,
+    NOTHING,
+    OK,
+    USABLE,
+    Dump,
+    Page,
+    RangeView,
+    Refusal,
+    Req,
+    Resp,
+    Where,
+    evolve,
+    kcore_read,
+    migrate_out,
+    request_rc,
+    rollback_changes,
+    run_ends,
+)
 
 
 class MB(IntEnum):
@@ -148,40 +195,15 @@ UNPLUG_ORDER = (
     MB.KERNEL,
 )
 """``virtio_mem_sbm_unplug_request``: offline first, then ZONE_MOVABLE (reverse block order)."""
+
+
+def _full(state: MB) -> MB:
+    """A block's state up to "partial": a *_PARTIAL state as its full one."""
+    return MB(state - 1) if state in PARTIAL_ADDED else state
+
+
 CLEANUP_ORDER = (MB.MOVABLE_PARTIAL, MB.KERNEL_PARTIAL, MB.OFFLINE_PARTIAL)
 """``virtio_mem_cleanup_pending_mb``: where completely unplugged blocks are looked for."""
-
-
-class Page(IntEnum):
-    NONE = 0
-    """Not online memory (block not added, or added and offline)."""
-    FREE = 1
-    """In the buddy."""
-    MOVABLE = 2
-    """In use by a guest user, movable (migratable)."""
-    UNMOVABLE = 3
-    """In use, unmovable (e.g. a page table); only in kernel zones."""
-    OFFLINE = 4
-    """PageOffline: owned by virtio-mem (never onlined, or fake-offlined)."""
-
-
-class Req(IntEnum):
-    """``VIRTIO_MEM_REQ_*``."""
-
-    PLUG = 0
-    UNPLUG = 1
-    UNPLUG_ALL = 2
-    STATE = 3
-
-
-class Resp(IntEnum):
-    """``VIRTIO_MEM_RESP_*``; NONE: nothing written yet."""
-
-    NONE = -1
-    ACK = 0
-    NACK = 1
-    BUSY = 2
-    ERROR = 3
 
 
 class Pc(IntEnum):
@@ -223,12 +245,31 @@ LOCKED_OPS = frozenset({Op.PLUG_PARTIAL, Op.UNPLUG_OFFLINE, Op.UNPLUG_ONLINE})
 """Waiting with ``hotplug_mutex`` held: no block can be onlined or offlined meanwhile."""
 
 
-class Dump(IntEnum):
-    NONE = 0
-    KCORE = 1
-    """A read of /proc/kcore in the running (first) kernel."""
-    KDUMP = 2
-    """The crash kernel's /proc/vmcore, had the guest crashed in this state."""
+GUEST_FAIRNESS: dict[str, str] = {
+    "run_wq": "weak",
+    "driver_receive": "weak",
+    "add_memory": "weak",
+    "offline_and_remove": "weak",
+    "unplug_pass_over": "weak",
+    "retry_timer_fires": "weak",
+}
+"""What the guest kernel guarantees, as declared on the actions (each says why): queued work
+runs, a wakeup wakes, a timer fires, a called function returns. Nothing about the host."""
+
+RESPONSIVE_HOST: dict[str, str] = {
+    **GUEST_FAIRNESS,
+    "device_handle": "strong",
+    "add_memory": "strong",
+    "offline_and_remove": "strong",
+}
+"""The premise of the liveness properties, beyond what the guest guarantees: the host
+answers every request and does not answer BUSY for ever (strong: a host that is busy now
+and then may still be busy infinitely often, but not every time), and memory hotplug does
+not fail for ever (``add_memory_driver_managed`` fails on -ENOMEM, ``offline_and_remove_memory``
+when a page is briefly pinned or a notifier objects: transient in practice, not by any
+guarantee). Nothing can be reached without them; ``tests/test_virtio_mem.py`` shows the
+lasso each one rules out, and the properties for a stalled host (``busy_backs_off``,
+``withheld_only_in_flight``) need none of them."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +292,11 @@ class Run:
     """``virtio_mem_sbm_unplug_any_sb_online``: trying the complete block in one shot."""
     acc: bool = False
     """``virtio_mem_cleanup_pending_mb``: ``rc |= ...`` (some removal failed)."""
+    before: RangeView | None = None
+    """While a request is in flight: its range as it was when the function that sent it
+    began (for an unplug of online memory: before fake offline). A history variable for
+    the rollback property; the kernel keeps the equivalent in the caller's locals
+    (``old_state`` in ``virtio_mem_sbm_unplug_sb_online``) and in the pages themselves."""
 
 
 IDLE = Run()
@@ -275,13 +321,31 @@ class Config:
     """Where user space onlines added blocks (``online_kernel`` / ``online_movable``)."""
     user_offline: bool = True
     """User space may offline online blocks again (sysfs ``offline``)."""
+    offline_threshold: int = 8
+    """``vm->offline_threshold`` in memory blocks: ``max(2 memory blocks, 1 GiB)``, so 8 with
+    x86-64's 128 MiB blocks and 2 with memory blocks of 512 MiB or more. No new block is
+    added while that much added memory is offline (``virtio_mem_could_add_memory``)."""
+    device_errors: bool = True
+    """The device may answer ERROR to any plug or unplug request. QEMU answers ERROR only
+    to a request for an invalid range or for blocks not all in the opposite state
+    (``virtio_mem_state_change_request``), which the upstream driver never sends; the
+    model lets it happen anyway, so that what the driver does with ERROR (roll back, then
+    mark the device broken) is checked too."""
     variant: str = "upstream"
 
     def __post_init__(self) -> None:
         if self.blocks < 1 or self.sbs_per_mb < 2:
-            raise ValueError("need blocks >= 1 and sbs_per_mb >= 2 (SBM: a block has >= 2)")
+            raise ValueError(  # pragma: no cover -- refused input, see the tests
+                "need blocks >= 1 and sbs_per_mb >= 2 (SBM: a block has >= 2)"
+            )
         if self.boot_pages < 1 or self.user_pages < 0 or self.resizes < 0:
-            raise ValueError("need boot_pages >= 1, user_pages >= 0 and resizes >= 0")
+            raise ValueError(  # pragma: no cover -- refused input, see the tests
+                "need boot_pages >= 1, user_pages >= 0 and resizes >= 0"
+            )
+        if self.offline_threshold < 2:
+            raise ValueError(  # pragma: no cover -- refused input, see the tests
+                "need offline_threshold >= 2 (at least two memory blocks)"
+            )
 
 
 @dataclass(frozen=True)
@@ -321,17 +385,8 @@ class State:
     dump: Dump
     dumped: frozenset[int]
     """The frames that dump read."""
-
-
-NOTHING: frozenset[int] = frozenset()
-
-
-def _evolve(s: State, **changes: object) -> State:
-    """``dataclasses.replace`` without its checks: a third of the search time went there."""
-    t = object.__new__(State)
-    t.__dict__.update(s.__dict__)
-    t.__dict__.update(changes)
-    return t
+    # -- the refusal the driver just finished handling (cleared by the next action) --------
+    refused: Refusal | None
 
 
 class _W:
@@ -357,9 +412,12 @@ class _W:
         self.dev_requested = s.dev_requested
         self.resizes_left = s.resizes_left
         self.pages = list(s.pages)
+        self.refusing: tuple[Req, Resp, Run] | None = None
+        """A refused request whose error has not yet reached ``virtio_mem_run_wq``."""
+        self.refused: Refusal | None = None
 
     def freeze(self) -> State:
-        return _evolve(
+        return evolve(
             self.s,
             mb=tuple(self.mb),
             sb=tuple(self.sb),
@@ -380,6 +438,7 @@ class _W:
             pages=tuple(self.pages),
             dump=Dump.NONE,
             dumped=NOTHING,
+            refused=self.refused,
         )
 
     # -- the sub-block bitmap -------------------------------------------------------------
@@ -403,13 +462,19 @@ class _W:
 
     # -- requests -------------------------------------------------------------------------
 
-    def send(self, req: Req, mb: int, sb: int, count: int, run: Run) -> None:
-        """``virtio_mem_send_request``: add the request, kick, and wait."""
-        vq = self.vq.add((int(req), mb * self.m.S + sb, count))
+    def send(
+        self, req: Req, mb: int, sb: int, count: int, run: Run, before: RangeView | None = None
+    ) -> None:
+        """``virtio_mem_send_request``: add the request, kick, and wait. ``before``: the
+        range as the sending function found it (default: as it is now)."""
+        first = mb * self.m.S + sb
+        vq = self.vq.add((int(req), first, count))
         assert vq is not None, "one request in flight at a time"
         self.vq = vq
         self.resp = Resp.NONE
-        self.run = replace(run, pc=Pc.WAIT)
+        if before is None:
+            before = self.m.range_view(self, *self.m.request_range(req, first, count))
+        self.run = replace(run, pc=Pc.WAIT, before=before)
 
 
 class VirtioMem(Model[Config, State]):
@@ -432,9 +497,9 @@ class VirtioMem(Model[Config, State]):
             "raised the requested size"
         ),
         "kcore_reads_page_offline": (
-            "a first-kernel dump (/proc/kcore) that reads PageOffline pages, as read_kcore did "
-            "before it learnt to skip 'logically offline pages' (2019, the PG_offline series; "
-            "virtio-mem came later, so this pair never shipped): it reads unplugged memory"
+            "/proc/kcore before 'fs/proc/kcore: don't read offline sections, logically "
+            "offline pages and hwpoisoned pages' (2021): read_kcore read PageOffline pages, "
+            "so a first-kernel dump read virtio-mem's unplugged memory"
         ),
         "kdump_reads_all": (
             "a crash kernel without the virtio-mem vmcore callback (before v5.16 'virtio-mem: "
@@ -453,18 +518,44 @@ class VirtioMem(Model[Config, State]):
             "set while a completely unplugged block is left after its scans (closes the race "
             "the model finds at two memory blocks, see the manifest)"
         ),
+        "refused_unplug_keeps_fake_offline": (
+            "invented: virtio_mem_sbm_unplug_sb_online without its rollback: when the device "
+            "refuses to unplug fake-offlined memory (BUSY, ERROR), the range is not handed "
+            "back with virtio_mem_fake_online(), so the guest loses memory the device still "
+            "backs"
+        ),
+        "refused_plug_onlines": (
+            "invented: virtio_mem_sbm_plug_any_sb hands the range of an online block to the "
+            "buddy (virtio_mem_fake_online) whatever the answer: after a refused plug (NACK, "
+            "BUSY, ERROR) the guest uses memory the device does not back"
+        ),
+        "refused_unplug_clears_bits": (
+            "invented: virtio_mem_send_unplug_request counts a BUSY answer as done "
+            "(plugged_size and the plugged bits updated as on ACK, the error still returned): "
+            "the driver's bitmap no longer matches the device"
+        ),
+        "add_failed_forgets_plugged": (
+            "invented: when add_memory fails and the device then refuses to unplug the range, "
+            "virtio_mem_sbm_plug_and_add_mb marks the block UNUSED instead of PLUGGED, so "
+            "virtio_mem_cleanup_pending_mb never unplugs it"
+        ),
+        "busy_retries_at_once": BUSY_RETRIES_AT_ONCE,
         "unplug_online_off": (
             "the module parameter unplug_online=0: online memory is never unplugged, so a "
             "smaller requested size is not reached while the memory stays online"
         ),
     }
     reference_config = {"blocks": 2}
+    # Big random runs: six memory blocks, and enough resizes that unplug passes run to the
+    # end and remove blocks. Without ERROR answers: one marks the device broken and ends the
+    # driver's part of the run (the explorer checks them at every entry).
     hypothesis_config = {
         "blocks": 6,
         "sbs_per_mb": 2,
         "boot_pages": 2,
         "user_pages": 2,
-        "resizes": 12,
+        "resizes": 40,
+        "device_errors": False,
     }
     frame_legend = {
         "-": "not online, unplugged",
@@ -498,6 +589,20 @@ class VirtioMem(Model[Config, State]):
     def locked(self, s: State) -> bool:
         """The driver holds ``hotplug_mutex`` (waiting inside a locked loop)."""
         return s.run.pc is Pc.WAIT and s.run.op in LOCKED_OPS
+
+    def request_range(self, req: Req, first: int, count: int) -> tuple[int, int]:
+        """The sub-blocks a request is about: its range (UNPLUG_ALL: the whole region)."""
+        return (0, self.N) if req is Req.UNPLUG_ALL else (first, count)
+
+    def range_view(self, s: State | _W, first: int, count: int) -> RangeView:
+        blocks = range(first, first + count)
+        return RangeView(
+            block=int(s.mb[first // self.S]),
+            bits=tuple(s.sb[i] for i in blocks),
+            device=tuple(s.dev_plugged[i] for i in blocks),
+            usable=tuple(s.pages[self.B + i] in USABLE for i in blocks),
+            plugged_size=s.plugged,
+        )
 
     def not_added(self, s: State, mb: int) -> bool:
         """The block's state says added, but ``add_memory`` has not run (``ADD``) or failed
@@ -536,17 +641,20 @@ class VirtioMem(Model[Config, State]):
                     pages=(Page.FREE,) * self.B + (Page.NONE,) * self.N,
                     dump=Dump.NONE,
                     dumped=frozenset(),
+                    refused=None,
                 )
 
     @staticmethod
     def _next(s: State, **changes: object) -> State:
-        """The successor of a non-dump action (the dump record is cleared)."""
-        return _evolve(s, dump=Dump.NONE, dumped=NOTHING, **changes)
+        """The successor of a non-dump action (the dump and refusal records are cleared)."""
+        return evolve(s, dump=Dump.NONE, dumped=NOTHING, refused=None, **changes)
 
     # =====================================================================================
     # The driver: virtio_mem_run_wq and what it calls, as continuations between waits.
     # =====================================================================================
 
+    # Weak: virtio_mem_retry queues the work on system_freezable_wq, whose workers run it
+    # (the queue is frozen only across suspend, and thawed again).
     @action("drivers/virtio/virtio_mem.c: virtio_mem_run_wq", fair="weak")
     def run_wq(self, s: State) -> Iterator[tuple[Args, State]]:
         """The work item runs: cancel the retry timer, bail if broken, then ``retry:``."""
@@ -580,14 +688,37 @@ class VirtioMem(Model[Config, State]):
 
     def _end_run(self, w: _W, rc: int) -> None:
         """The ``switch (rc)`` at the end of ``virtio_mem_run_wq``."""
-        if rc == EAGAIN:
+        if w.refusing is not None:
+            self._refusal_handled(w)
+        then = run_ends(rc, self.variant)
+        if then == "retry":
             self._retry(w)
             return
         w.run = IDLE
-        if rc in (ETXTBSY, EBUSY, ENOMEM):
+        if then == "timer":
             w.timer = True
-        elif rc not in (OK, ENOSPC):
+        elif then == "broken":
             w.broken = True
+
+    def _refusal_handled(self, w: _W) -> None:
+        """A refusal's error reaches the main loop: every rollback of the functions between
+        the request and here has run. Record the range as it is now beside the range as it
+        was before (for the properties)."""
+        assert w.refusing is not None
+        req, resp, run = w.refusing
+        w.refusing = None
+        assert run.before is not None
+        first, count = self.request_range(req, run.mb * self.S + run.sb, run.count)
+        if run.op is Op.PLUG_PARTIAL:
+            where: Where = "online" if run.before.block in ONLINE else "offline"
+        elif run.op is Op.UNPLUG_ONLINE:
+            where = "online"
+        elif run.op is Op.UNPLUG_OFFLINE:
+            where = "offline"
+        else:
+            where = "not added"
+        after = self.range_view(w, first, count)
+        w.refused = Refusal(req, resp, int(run.op), where, first, count, run.before, after)
 
     def _finish(self, w: _W, rc: int) -> None:
         """After the plug/unplug request: keep retrying to remove unplugged blocks."""
@@ -718,7 +849,7 @@ class VirtioMem(Model[Config, State]):
         for mb in range(start, self.M):
             if w.mb[mb] is MB.UNUSED:
                 offline = sum(1 for st in w.mb if st in (MB.OFFLINE, MB.OFFLINE_PARTIAL))
-                if offline + 1 > OFFLINE_THRESHOLD_BLOCKS:  # virtio_mem_could_add_memory
+                if offline + 1 > self.config.offline_threshold:  # virtio_mem_could_add_memory
                     self._finish(w, ENOSPC)
                     return
                 count = min(nb, self.S)
@@ -792,6 +923,7 @@ class VirtioMem(Model[Config, State]):
     ) -> int | None:
         """Fake-offline the range, then ask the device to unplug it. None: the request was
         sent; else the error code (nothing sent, the range is back in the buddy)."""
+        before = self.range_view(w, mb * self.S + sb, count)
         if self.variant != "unplug_without_fake_offline":
             rc = self._fake_offline(w, mb, sb, count)
             if rc:
@@ -800,7 +932,7 @@ class VirtioMem(Model[Config, State]):
             self._fake_online(w, mb, sb, count)
             return EAGAIN
         run = Run(op=Op.UNPLUG_ONLINE, phase=phase, mb=mb, sb=sb, count=count, nb=nb, whole=whole)
-        w.send(Req.UNPLUG, mb, sb, count, run)
+        w.send(Req.UNPLUG, mb, sb, count, run, before)
         return None
 
     def _fake_offline(self, w: _W, mb: int, sb: int, count: int) -> int:
@@ -809,26 +941,11 @@ class VirtioMem(Model[Config, State]):
         if w.config_changed and self.variant != "fake_offline_ignores_config":
             return EAGAIN
         frames = w.frames(mb, sb, count)
-        if not self._alloc_contig_range(w, frames):
+        if not migrate_out(w.pages, frames):
             return EBUSY
         for f in frames:
             w.pages[f] = Page.OFFLINE  # virtio_mem_set_fake_offline
         return OK
-
-    def _alloc_contig_range(self, w: _W, frames: range) -> bool:
-        """Isolate and allocate ``frames``: fails on an unmovable page, migrates movable
-        pages to the lowest free frames outside the range (fails if there are too few)."""
-        if any(w.pages[f] is Page.UNMOVABLE for f in frames):
-            return False
-        movable = [f for f in frames if w.pages[f] is Page.MOVABLE]
-        targets = [f for f in range(len(w.pages)) if f not in frames and w.pages[f] is Page.FREE][
-            : len(movable)
-        ]
-        if len(targets) < len(movable):
-            return False
-        for f in targets:
-            w.pages[f] = Page.MOVABLE
-        return True
 
     def _fake_online(self, w: _W, mb: int, sb: int, count: int) -> None:
         """``virtio_mem_fake_online``: the range goes back to the buddy."""
@@ -837,6 +954,8 @@ class VirtioMem(Model[Config, State]):
 
     # -- the answer arrives ---------------------------------------------------------------
 
+    # Weak: once the device has pushed the answer, its interrupt (virtio_mem_handle_response
+    # -> wake_up) wakes the waiting work item, and virtqueue_get_buf finds the buffer.
     @action(
         "drivers/virtio/virtio_mem.c: virtio_mem_send_request (wait_event returns)", fair="weak"
     )
@@ -851,8 +970,10 @@ class VirtioMem(Model[Config, State]):
         w.vq = vq
         req, resp, run = Req(buf[0]), s.resp, s.run
         mb, sb, count = run.mb, run.sb, run.count
+        if resp is not Resp.ACK:
+            w.refusing = (req, resp, run)
         if req is Req.UNPLUG_ALL:
-            rc = {Resp.ACK: OK, Resp.BUSY: ETXTBSY}.get(resp, ENOMEM)
+            rc = request_rc(req, resp)
             if rc == OK:
                 w.unplug_all_required = False
                 w.plugged = 0
@@ -860,14 +981,14 @@ class VirtioMem(Model[Config, State]):
             w.run = IDLE
             self._after_unplug_all(w, rc)
         elif req is Req.PLUG:
-            rc = {Resp.ACK: OK, Resp.NACK: EAGAIN, Resp.BUSY: ETXTBSY}.get(resp, EINVAL)
+            rc = request_rc(req, resp)
             if rc == OK:
                 w.plugged += count
                 w.set_bits(mb, sb, count, True)
             self._plugged(w, run, rc)
         else:
-            rc = {Resp.ACK: OK, Resp.BUSY: ETXTBSY, Resp.ERROR: EINVAL}.get(resp, ENOMEM)
-            if rc == OK:
+            rc = request_rc(req, resp)
+            if rc == OK or (resp is Resp.BUSY and self.variant == "refused_unplug_clears_bits"):
                 w.plugged -= count
                 w.set_bits(mb, sb, count, False)
             self._unplugged_range(w, run, rc)
@@ -876,10 +997,13 @@ class VirtioMem(Model[Config, State]):
     def _plugged(self, w: _W, run: Run, rc: int) -> None:
         mb, sb, count, nb = run.mb, run.sb, run.count, run.nb
         if run.op is Op.PLUG_PARTIAL:
+            online = w.mb[mb] is not MB.OFFLINE_PARTIAL
             if rc:
+                if online and self.variant == "refused_plug_onlines":
+                    self._fake_online(w, mb, sb, count)
                 self._finish(w, rc)
                 return
-            if w.mb[mb] is not MB.OFFLINE_PARTIAL:
+            if online:
                 self._fake_online(w, mb, sb, count)  # the block is online: hand it out
             self._plug_any_sb(w, run.phase, mb, nb - count)
             return
@@ -899,11 +1023,14 @@ class VirtioMem(Model[Config, State]):
             else:
                 self._raw(w, run.op, run.phase, mb, sb - 1, nb - count)
         elif run.op is Op.ADD_FAILED:
-            w.mb[mb] = MB.PLUGGED if rc else MB.UNUSED
+            # "if (virtio_mem_sbm_unplug_sb(...)) new_state = VIRTIO_MEM_SBM_MB_PLUGGED"
+            keep = rc and self.variant != "add_failed_forgets_plugged"
+            w.mb[mb] = MB.PLUGGED if keep else MB.UNUSED
             self._finish(w, ENOMEM)
         else:  # UNPLUG_ONLINE
             if rc:
-                self._fake_online(w, mb, sb, count)  # return the memory to the buddy
+                if self.variant != "refused_unplug_keeps_fake_offline":
+                    self._fake_online(w, mb, sb, count)  # "Return the memory to the buddy."
                 self._finish(w, rc)
                 return
             if w.mb[mb] is MB.KERNEL:
@@ -917,7 +1044,10 @@ class VirtioMem(Model[Config, State]):
 
     # -- add_memory / offline_and_remove_memory (the mutex is dropped) --------------------
 
-    @action("mm/memory_hotplug.c: add_memory_driver_managed", fair="strong")
+    # Weak: add_memory_driver_managed returns (with success or -ENOMEM: add_memory_fails);
+    # that it does not fail for ever is a premise of the liveness properties only
+    # (RESPONSIVE_HOST).
+    @action("mm/memory_hotplug.c: add_memory_driver_managed", fair="weak")
     def add_memory(self, s: State) -> Iterator[tuple[Args, State]]:
         """The block is added (offline); user space may online it from now on."""
         if s.run.pc is not Pc.ADD:
@@ -953,7 +1083,9 @@ class VirtioMem(Model[Config, State]):
         w.mb[mb] = MB.UNUSED
         w.queued = True  # virtio_mem_offline_and_remove_memory -> virtio_mem_retry
 
-    @action("mm/memory_hotplug.c: offline_and_remove_memory", fair="strong")
+    # Weak: offline_and_remove_memory returns (success, or -EBUSY: offline_and_remove_fails);
+    # that it does not fail for ever is a premise of the liveness properties only.
+    @action("mm/memory_hotplug.c: offline_and_remove_memory", fair="weak")
     def offline_and_remove(self, s: State) -> Iterator[tuple[Args, State]]:
         """A completely unplugged block (all PageOffline) is offlined and removed."""
         if s.run.pc is not Pc.REMOVE:
@@ -982,6 +1114,7 @@ class VirtioMem(Model[Config, State]):
 
     # -- the end of an unplug pass --------------------------------------------------------
 
+    # Weak: the driver's own loop moves on from a visited candidate (one way or the other).
     @action(
         "drivers/virtio/virtio_mem.c: virtio_mem_sbm_unplug_request (-EBUSY); "
         "or the abstraction of a long pass",
@@ -1002,105 +1135,22 @@ class VirtioMem(Model[Config, State]):
         self._unplug_scan(w, 0, self.M - 1, s.run.nb)
         yield {"then": "goes on", "left": s.run.nb}, w.freeze()
 
-    @action("drivers/virtio/virtio_mem.c: virtio_mem_timer_expired", fair="weak")
-    def retry_timer_fires(self, s: State) -> Iterator[tuple[Args, State]]:
-        if not s.timer:
-            return
-        yield {}, self._next(s, timer=False, queued=True)
+    # The retry timer: the same code in both modes (models/_virtio_mem_common.py).
+    retry_timer_fires = common.retry_timer_fires
 
     # =====================================================================================
-    # The device (QEMU) and the host.
+    # The device (QEMU), the host and the guest's users: the same code in both modes
+    # (models/_virtio_mem_common.py; bound here so that they are this model's actions).
     # =====================================================================================
 
-    def _answer(self, s: State, buf: tuple[int, ...]) -> tuple[Resp, tuple[bool, ...]]:
-        """``virtio_mem_state_change_request`` / ``virtio_mem_unplug_all``."""
-        req, first, count = Req(buf[0]), buf[1], buf[2]
-        bits = list(s.dev_plugged)
-        if req is Req.UNPLUG_ALL:
-            return Resp.ACK, (False,) * self.N
-        blocks = range(first, first + count)
-        if count < 1 or first < 0 or first + count > self.N:
-            return Resp.ERROR, s.dev_plugged
-        if req is Req.PLUG and sum(bits) + count > s.dev_requested:
-            return Resp.NACK, s.dev_plugged
-        target = req is Req.PLUG
-        if any(bits[i] == target for i in blocks):
-            return Resp.ERROR, s.dev_plugged  # not all blocks in the opposite state
-        for i in blocks:
-            bits[i] = target
-        return Resp.ACK, tuple(bits)
+    device_handle = common.device_handle
+    device_handle_busy = common.device_handle_busy
+    device_handle_error = common.device_handle_error
+    host_resize = common.host_resize
+    user_alloc = common.user_alloc
+    user_free = common.user_free
 
-    @action("hw/virtio/virtio-mem.c: virtio_mem_handle_request", fair="strong")
-    def device_handle(self, s: State) -> Iterator[tuple[Args, State]]:
-        """Pop the request, act on it, write the response and push it (one handler run)."""
-        popped = s.vq.pop()
-        if popped is None:
-            return
-        buf, vq = popped
-        resp, bits = self._answer(s, buf)
-        _, vq = vq.push()
-        yield (
-            {"req": Req(buf[0]).name, "resp": resp.name},
-            self._next(s, vq=vq, resp=resp, dev_plugged=bits),
-        )
-
-    @action("hw/virtio/virtio-mem.c: virtio_mem_set_block_state fails (migration: BUSY)")
-    def device_handle_busy(self, s: State) -> Iterator[tuple[Args, State]]:
-        """``virtio_mem_is_busy()``: the device answers BUSY and changes nothing (UNPLUG_ALL
-        only when something is plugged: ``virtio_mem_unplug_all`` checks the size first)."""
-        popped = s.vq.pop()
-        if popped is None:
-            return
-        buf, vq = popped
-        if buf[0] == Req.UNPLUG_ALL and not any(s.dev_plugged):
-            return
-        _, vq = vq.push()
-        yield {"req": Req(buf[0]).name}, self._next(s, vq=vq, resp=Resp.BUSY)
-
-    @action("hw/virtio/virtio-mem.c: requested-size property -> virtio_mem_config_changed")
-    def host_resize(self, s: State) -> Iterator[tuple[Args, State]]:
-        """The host changes the requested size; the config interrupt sets
-        ``config_changed`` and queues the work (``virtio_mem_retry``)."""
-        if s.resizes_left <= 0:
-            return
-        for size in range(self.N + 1):
-            if size != s.dev_requested:
-                yield (
-                    {"size": size},
-                    self._next(
-                        s,
-                        dev_requested=size,
-                        resizes_left=s.resizes_left - 1,
-                        config_changed=True,
-                        queued=True,
-                    ),
-                )
-
-    # =====================================================================================
-    # Guest users and user space (onlining).
-    # =====================================================================================
-
-    @action("mm/page_alloc.c: __alloc_pages (a guest user)")
-    def user_alloc(self, s: State) -> Iterator[tuple[Args, State]]:
-        """A movable page anywhere; an unmovable one only in a kernel zone."""
-        used = sum(1 for p in s.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
-        if used >= self.config.user_pages:
-            return
-        for f in range(len(s.pages)):
-            if s.pages[f] is not Page.FREE:
-                continue
-            for kind in (Page.MOVABLE, Page.UNMOVABLE):
-                if kind is Page.UNMOVABLE and not self.in_kernel_zone(s, f):
-                    continue
-                pages = (*s.pages[:f], kind, *s.pages[f + 1 :])
-                yield {"kind": kind.name, "frame": f}, self._next(s, pages=pages)
-
-    @action("mm/page_alloc.c: free_pages (a guest user)")
-    def user_free(self, s: State) -> Iterator[tuple[Args, State]]:
-        for f in range(len(s.pages)):
-            if s.pages[f] in (Page.MOVABLE, Page.UNMOVABLE):
-                pages = (*s.pages[:f], Page.FREE, *s.pages[f + 1 :])
-                yield {"frame": f}, self._next(s, pages=pages)
+    # -- user space: onlining and offlining memory blocks ------------------------------------
 
     @action("mm/memory_hotplug.c: online_pages -> virtio_mem_online_page_cb")
     def online_block(self, s: State) -> Iterator[tuple[Args, State]]:
@@ -1124,9 +1174,8 @@ class VirtioMem(Model[Config, State]):
                     new[mb] = MB.MOVABLE_PARTIAL if partial else MB.MOVABLE
                 offline = sum(1 for st in new if st in (MB.OFFLINE, MB.OFFLINE_PARTIAL))
                 # MEM_ONLINE: kick the driver if it is idle and could add memory again.
-                retry = s.run.pc is Pc.IDLE and offline + OFFLINE_THRESHOLD_BLOCKS // 2 <= (
-                    OFFLINE_THRESHOLD_BLOCKS
-                )
+                threshold = self.config.offline_threshold
+                retry = s.run.pc is Pc.IDLE and offline + threshold // 2 <= threshold
                 yield (
                     {"mb": mb, "zone": zone},
                     self._next(s, mb=tuple(new), pages=tuple(pages), queued=s.queued or retry),
@@ -1142,17 +1191,9 @@ class VirtioMem(Model[Config, State]):
             if s.mb[mb] not in ONLINE or (s.run.pc is Pc.REMOVE and s.run.mb == mb):
                 continue
             frames = range(self.frame(mb, 0), self.frame(mb, 0) + self.S)
-            if any(s.pages[f] is Page.UNMOVABLE for f in frames):
-                continue
-            movable = [f for f in frames if s.pages[f] is Page.MOVABLE]
-            targets = [
-                f for f in range(len(s.pages)) if f not in frames and s.pages[f] is Page.FREE
-            ][: len(movable)]
-            if len(targets) < len(movable):
-                continue
             pages = list(s.pages)
-            for f in targets:
-                pages[f] = Page.MOVABLE
+            if not migrate_out(pages, frames):
+                continue
             for f in frames:
                 pages[f] = Page.NONE
             new = list(s.mb)
@@ -1185,11 +1226,8 @@ class VirtioMem(Model[Config, State]):
         """Read every online page of the running kernel, except PageOffline ones."""
         if not self._holes(s, ONLINE):
             return
-        skip = () if self.variant == "kcore_reads_page_offline" else (Page.OFFLINE,)
-        read = frozenset(
-            f for f in range(len(s.pages)) if s.pages[f] is not Page.NONE and s.pages[f] not in skip
-        )
-        yield {}, _evolve(s, dump=Dump.KCORE, dumped=read)
+        read = kcore_read(s.pages, skip_page_offline=self.variant != "kcore_reads_page_offline")
+        yield {}, evolve(s, dump=Dump.KCORE, dumped=read, refused=None)
 
     @action("drivers/virtio/virtio_mem.c: virtio_mem_vmcore_pfn_is_ram (kdump kernel)")
     def kdump(self, s: State) -> Iterator[tuple[Args, State]]:
@@ -1215,7 +1253,7 @@ class VirtioMem(Model[Config, State]):
                 if is_ram:
                     read.add(self.frame(mb, i))
         args = {"state": ", ".join(asked) or "-"}
-        yield args, _evolve(s, dump=Dump.KDUMP, dumped=frozenset(read))
+        yield args, evolve(s, dump=Dump.KDUMP, dumped=frozenset(read), refused=None)
 
     def _state_request(self, s: State, block: int) -> bool:
         """The device's ``virtio_mem_state_request`` for one device block: PLUGGED?"""
@@ -1229,33 +1267,67 @@ class VirtioMem(Model[Config, State]):
         """The driver's bits with an acknowledged, not yet received request applied."""
         bits = list(s.sb)
         if s.vq.used and s.resp is Resp.ACK:
-            req, first, count = s.vq.used[0]
-            if req in (Req.PLUG, Req.UNPLUG):
-                for i in range(first, first + count):
-                    bits[i] = req == Req.PLUG
+            req, first, count = s.vq.used[0]  # (UNPLUG_ALL: count 0, and the caller's case)
+            for i in range(first, first + count):
+                bits[i] = req == Req.PLUG
         return bits
 
     def _name(self, block: int) -> str:
         return f"mb{block // self.S}/sb{block % self.S}"
 
-    @always("a plugged bit is set exactly when the device has the sub-block plugged")
+    # -- the premises of the situational invariants ----------------------------------------
+
+    def _online_hole(self, s: State) -> bool:
+        """An online block has a sub-block the device has unplugged: where a usable page
+        could lose its backing."""
+        return any(
+            s.mb[mb] in ONLINE and not all(s.dev_plugged[mb * self.S : (mb + 1) * self.S])
+            for mb in range(self.M)
+        )
+
+    def _dump_taken(self, s: State) -> bool:
+        """A dump was just taken (dumps are offered only where there are holes to skip)."""
+        return s.dump is not Dump.NONE
+
+    def _refusal_seen(self, s: State) -> bool:
+        return s.refused is not None
+
+    def _withheld(self, s: State) -> list[int]:
+        """Frames taken from the guest (PageOffline) whose memory the device still has
+        plugged: fake-offlined for an unplug, or not yet handed out after a plug."""
+        return [
+            f
+            for f in range(self.B, len(s.pages))
+            if s.pages[f] is Page.OFFLINE and s.dev_plugged[f - self.B]
+        ]
+
+    def _some_withheld(self, s: State) -> bool:
+        return bool(self._withheld(s))
+
+    # -- safety ---------------------------------------------------------------------------
+
+    @always(
+        "a plugged bit is set exactly when the device has the sub-block plugged",
+        trigger="a sub-block gets plugged",
+    )
     def bitmap_matches_device(self, s: State) -> Check:
         """After the ACK (an ACK not yet received counts as applied); before the leftovers
-        are unplugged (UNPLUG_ALL) no bit may be set."""
-        if s.unplug_all_required:
-            for i, bit in enumerate(s.sb):
-                if bit:
-                    return f"{self._name(i)}: bit set before the leftovers were unplugged"
-            return True
-        bits = self._acked_view(s)
+        of a previous boot are unplugged (UNPLUG_ALL) the driver knows of nothing plugged,
+        so no bit may be set."""
+        leftovers = s.unplug_all_required
+        bits = list(s.sb) if leftovers else self._acked_view(s)
+        device = (False,) * self.N if leftovers else s.dev_plugged
         for i in range(self.N):
-            if bits[i] != s.dev_plugged[i]:
+            if bits[i] != device[i]:
                 have = "set" if bits[i] else "clear"
                 dev = "plugged" if s.dev_plugged[i] else "unplugged"
-                return f"{self._name(i)}: the driver's bit is {have} but the device has it {dev}"
+                when = " before the leftovers were unplugged" if leftovers else ""
+                return (
+                    f"{self._name(i)}: the driver's bit is {have}{when} but the device has it {dev}"
+                )
         return True
 
-    @always("no page in use or in the buddy loses its backing")
+    @always("no page in use or in the buddy loses its backing", trigger=_online_hole)
     def pages_backed(self, s: State) -> Check:
         """A range is unplugged only after it was isolated (PageOffline)."""
         for f in range(self.B, len(s.pages)):
@@ -1268,7 +1340,7 @@ class VirtioMem(Model[Config, State]):
                     )
         return True
 
-    @always("the dump never reads unplugged memory")
+    @always("the dump never reads unplugged memory", trigger=_dump_taken)
     def dump_reads_plugged(self, s: State) -> Check:
         for f in sorted(s.dumped):
             if f >= self.B and not s.dev_plugged[f - self.B]:
@@ -1278,7 +1350,10 @@ class VirtioMem(Model[Config, State]):
                 )
         return True
 
-    @always("the plugged size is the number of plugged sub-blocks times the sub-block size")
+    @always(
+        "the plugged size is the number of plugged sub-blocks times the sub-block size",
+        trigger="a sub-block gets plugged",
+    )
     def accounting(self, s: State) -> Check:
         """Once the leftovers of a previous boot are gone (``unplug_all_required`` clear)."""
         if s.unplug_all_required:
@@ -1286,6 +1361,58 @@ class VirtioMem(Model[Config, State]):
         bits = sum(s.sb)
         if s.plugged != bits:
             return f"plugged_size is {s.plugged} sub-blocks but {bits} bits are set"
+        return True
+
+    @always(
+        "a refused request leaves its sub-blocks and their memory as it found them",
+        trigger=_refusal_seen,
+    )
+    def refusal_rolled_back(self, s: State) -> Check:
+        """When the error of a refused request (NACK, BUSY, ERROR) reaches the main loop,
+        every function between has rolled back: the driver's and the device's bits of the
+        range, ``plugged_size`` and whether each frame is usable are as before the request,
+        and so is the block's state (a *_PARTIAL state may now record sub-blocks unplugged
+        earlier in the same pass). The one exception is the rollback of a failed
+        ``add_memory``: if the device refuses to take the sub-blocks back, the block is left
+        PLUGGED, to be unplugged by ``virtio_mem_cleanup_pending_mb``."""
+        r = s.refused
+        if r is None:
+            return True
+        before, after = r.before, r.after
+        block = MB.PLUGGED if r.op == Op.ADD_FAILED else _full(MB(before.block))
+        changed = rollback_changes(before, after, block.name, _full(MB(after.block)).name)
+        if not changed:
+            return True
+        return (
+            f"the device answered {r.resp.name} to {r.req.name} {self._name(r.first)}"
+            f"+{r.count} ({r.where}), but after the rollback: " + "; ".join(changed)
+        )
+
+    @always(common.BUSY_BACKS_OFF, trigger=common.busy_seen)
+    def busy_backs_off(self, s: State) -> Check:
+        """A host that keeps answering BUSY (migration, a failed preallocation) must not
+        make the guest spin: ``virtio_mem_run_wq`` turns -ETXTBSY into ``hrtimer_start``
+        (50 s, doubling to 300 s) and returns."""
+        return common.busy_backs_off(s, s.run.pc is Pc.IDLE, self._work_text(s))
+
+    @always(
+        "the guest loses no memory to the host beyond the request in flight",
+        trigger=_some_withheld,
+    )
+    def withheld_only_in_flight(self, s: State) -> Check:
+        """However long the host takes to answer (or if it never does), the memory the
+        driver has taken from the guest while the device still backs it is the range of the
+        one request in flight: a stalled or refusing host cannot drain the guest (OOM)."""
+        in_flight: range = range(0)
+        if s.run.pc is Pc.WAIT and s.run.op is not Op.UNPLUG_ALL:
+            first = s.run.mb * self.S + s.run.sb
+            in_flight = range(self.B + first, self.B + first + s.run.count)
+        for f in self._withheld(s):
+            if f not in in_flight:
+                return (
+                    f"frame {f} ({self._name(f - self.B)}) is PageOffline while the device "
+                    "still has it plugged, and no request for it is in flight"
+                )
         return True
 
     # -- witnesses --------------------------------------------------------------------------
@@ -1323,19 +1450,79 @@ class VirtioMem(Model[Config, State]):
             for i in range(self.S)
         )
 
+    # The device refuses: one witness per answer (shared with Big Block Mode, see
+    # models/_virtio_mem_common.py) and one per kind of memory.
+
+    def _refused(self, s: State, req: Req, where: str) -> bool:
+        """The device refused ``req`` for memory that is ``where``."""
+        r = s.refused
+        return r is not None and r.req is req and r.where == where
+
+    # Bound here, in this order, so that they are this model's properties.
+    plug_nack = common.plug_nack
+    plug_busy = common.plug_busy
+    plug_error = common.plug_error
+    unplug_busy = common.unplug_busy
+    unplug_error = common.unplug_error
+
+    @sometimes("the device refuses to plug more into an online block")
+    def plug_online_refused(self, s: State) -> bool:
+        return self._refused(s, Req.PLUG, "online")
+
+    @sometimes("the device refuses to plug more into an offline block")
+    def plug_offline_refused(self, s: State) -> bool:
+        return self._refused(s, Req.PLUG, "offline")
+
+    @sometimes("the device refuses to plug a block about to be added")
+    def plug_new_refused(self, s: State) -> bool:
+        return self._refused(s, Req.PLUG, "not added")
+
+    @sometimes("the device refuses to unplug fake-offlined online memory")
+    def unplug_online_refused(self, s: State) -> bool:
+        return self._refused(s, Req.UNPLUG, "online")
+
+    @sometimes("the device refuses to unplug memory of an offline block")
+    def unplug_offline_refused(self, s: State) -> bool:
+        return self._refused(s, Req.UNPLUG, "offline")
+
+    @sometimes("the device refuses to take back the sub-blocks of a block that was not added")
+    def unplug_not_added_refused(self, s: State) -> bool:
+        return self._refused(s, Req.UNPLUG, "not added")
+
     # -- liveness -------------------------------------------------------------------------
 
     def _request_differs(self, s: State) -> bool:
         return s.dev_requested != sum(s.dev_plugged)
 
+    def _settled(self, s: State) -> bool:
+        """The work item is done: not running, not queued, no retry timer armed."""
+        return s.run.pc is Pc.IDLE and not s.queued and not s.timer
+
     @leads_to(
         "a requested size that movable memory can reach is eventually reached",
         when=_request_differs,
+        fairness=RESPONSIVE_HOST,
     )
     def requested_reached(self, s: State) -> bool:
-        """ZONE_NORMAL memory may be unmovable: no promise while some device memory is
-        online in a kernel zone (P-MEM-4)."""
-        return not self._request_differs(s) or any(st in KERNEL_ZONE for st in s.mb)
+        """Reached: the device has the requested size plugged and the driver is done with
+        it (a size plugged for a moment, while add_memory keeps failing, is not reached).
+        "Can reach": no promise while some device memory is online in a kernel zone
+        (ZONE_NORMAL memory may hold unmovable pages, ``docs/models/virtio_mem.md``, "What
+        unplug promises"), nor while the pages in use would not fit in what is left (boot
+        memory and the requested size: there is nowhere to migrate them to), nor while
+        added memory waits for user space to online it and the offline threshold keeps the
+        driver from adding more (``virtio_mem_could_add_memory``), nor once the driver has
+        marked the device broken (after an ERROR answer it stops for good: "unknown error,
+        marking device broken")."""
+        in_use = sum(1 for p in s.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
+        offline = sum(1 for st in s.mb if st in (MB.OFFLINE, MB.OFFLINE_PARTIAL))
+        return (
+            (not self._request_differs(s) and self._settled(s))
+            or any(st in KERNEL_ZONE for st in s.mb)
+            or in_use > self.B + s.dev_requested
+            or offline >= self.config.offline_threshold
+            or s.broken
+        )
 
     def _unplugged_block_added(self, s: State) -> bool:
         return any(
@@ -1344,10 +1531,13 @@ class VirtioMem(Model[Config, State]):
         )
 
     @leads_to(
-        "a completely unplugged memory block is eventually removed", when=_unplugged_block_added
+        "a completely unplugged memory block is eventually removed",
+        when=_unplugged_block_added,
+        fairness=RESPONSIVE_HOST,
     )
     def unplugged_block_removed(self, s: State) -> bool:
-        return not self._unplugged_block_added(s)
+        """(Or the device is broken: see ``requested_reached``.)"""
+        return not self._unplugged_block_added(s) or s.broken
 
     def _raise_unnoticed(self, s: State) -> bool:
         return s.dev_requested > s.requested
@@ -1355,15 +1545,17 @@ class VirtioMem(Model[Config, State]):
     @leads_to(
         "a raised requested size is noticed even while unplugging keeps failing",
         when=_raise_unnoticed,
+        fairness=RESPONSIVE_HOST,
     )
     def raise_noticed(self, s: State) -> bool:
-        return not self._raise_unnoticed(s)
+        """(Or the device is broken: see ``requested_reached``.)"""
+        return not self._raise_unnoticed(s) or s.broken
 
     # =====================================================================================
     # Traces.
     # =====================================================================================
 
-    def view(self, s: State) -> dict[str, object]:
+    def view(self, s: State) -> dict[str, object]:  # pragma: no cover -- rendering (tests)
         """Each memory block with its sub-block bits, then the driver, the virtqueue and
         the device, in words."""
         out: dict[str, object] = {}
@@ -1396,7 +1588,7 @@ class VirtioMem(Model[Config, State]):
             out["dump"] = "-"
         return out
 
-    def _work_text(self, s: State) -> str:
+    def _work_text(self, s: State) -> str:  # pragma: no cover -- rendering (tests)
         parts = []
         r = s.run
         if r.pc is Pc.IDLE:
@@ -1421,7 +1613,7 @@ class VirtioMem(Model[Config, State]):
             parts.append("retry timer")
         return ", ".join(parts)
 
-    def _vq_text(self, s: State) -> str:
+    def _vq_text(self, s: State) -> str:  # pragma: no cover -- rendering (tests)
         for where, bufs in (
             ("avail", s.vq.avail),
             ("inflight", s.vq.inflight),
@@ -1435,7 +1627,7 @@ class VirtioMem(Model[Config, State]):
                 return f"{text} ({where})"
         return "empty"
 
-    def frame_map(self, s: State) -> str:
+    def frame_map(self, s: State) -> str:  # pragma: no cover -- rendering (tests)
         out = []
         for f, p in enumerate(s.pages):
             plugged = f < self.B or s.dev_plugged[f - self.B]

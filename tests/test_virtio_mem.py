@@ -1,26 +1,35 @@
-"""virtio-mem (models/virtio_mem.py): exact figures, the witnesses, every bad variant's
-shortest counterexample (lassos for the liveness ones), the two-block finding, replay, and
-the pieces of semantics the properties rest on (online callback, alloc_contig_range, the
-device's answers, the crash kernel's STATE requests)."""
+"""virtio-mem (models/virtio_mem.py): exact figures, the witnesses, every refusal and its
+rollback, every bad variant's shortest counterexample (lassos for the liveness ones), the
+fairness audit (what dropping each assumption reveals), the stalled host, the two-block
+finding, replay, and the pieces of semantics the properties rest on (online callback,
+alloc_contig_range, the device's answers, the crash kernel's STATE requests)."""
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hintspec.engine.check import check
+from hintspec.engine.explore import Exploration, explore
+from hintspec.engine.liveness import check_liveness
 from hintspec.engine.results import CheckResult, PropertyResult, Verdict
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
+from hintspec.lang.model import Fairness
 from hintspec.lang.registry import get_model
 from hintspec.lang.virtqueue import Virtqueue
+from hintspec.models._virtio_mem_common import answer
 from hintspec.models.virtio_mem import (
+    GUEST_FAIRNESS,
     IDLE,
     MB,
+    RESPONSIVE_HOST,
     Config,
     Dump,
+    Op,
     Page,
     Pc,
     Req,
@@ -32,6 +41,7 @@ from hintspec.models.virtio_mem import (
 from hintspec.traces.files import read_itf, write_itf
 from hintspec.traces.replay import replay
 from hintspec.traces.text import render_trace
+from hintspec.traces.trace import Trace
 
 BITMAP = "a plugged bit is set exactly when the device has the sub-block plugged"
 BACKING = "no page in use or in the buddy loses its backing"
@@ -45,6 +55,9 @@ KDUMP = "the crash kernel asks the device and skips an unplugged sub-block"
 REACHED = "a requested size that movable memory can reach is eventually reached"
 REMOVED = "a completely unplugged memory block is eventually removed"
 NOTICED = "a raised requested size is noticed even while unplugging keeps failing"
+ROLLED_BACK = "a refused request leaves its sub-blocks and their memory as it found them"
+BACKS_OFF = "a BUSY answer makes the driver back off: its run ends with the retry timer armed"
+WITHHELD = "the guest loses no memory to the host beyond the request in flight"
 
 
 def model(variant: str = "upstream", **config: Any) -> VirtioMem:
@@ -69,12 +82,18 @@ def prop(res: CheckResult, name: str) -> PropertyResult:
     return found
 
 
+@cache
+def exploration(variant: str = "upstream") -> Exploration:
+    """The default config's state graph (for the fairness audit and state queries)."""
+    return explore(model(variant), keep_graph=True)
+
+
 # -- the fixed design ------------------------------------------------------------------
 
 
 def test_upstream_default_figures_and_every_action_fires() -> None:
     res = result()
-    assert (res.distinct_states, res.transitions, res.depth) == (8811, 45365, 24)
+    assert (res.distinct_states, res.transitions, res.depth) == (12424, 62033, 24)
     assert res.verdict is Verdict.HOLDS
     assert res.never_fired == []
 
@@ -92,7 +111,7 @@ def test_witnesses_are_reached_and_replay(witness: str, length: int) -> None:
 
 def test_two_blocks_without_user_offlining_hold() -> None:
     res = result(blocks=2, resizes=1, user_offline=False)
-    assert (res.distinct_states, res.transitions, res.depth) == (25069, 114217, 31)
+    assert (res.distinct_states, res.transitions, res.depth) == (36853, 161672, 31)
     assert res.verdict is Verdict.HOLDS
 
 
@@ -132,13 +151,16 @@ def test_each_safety_variant_fails_exactly_what_it_should() -> None:
     assert sorted(result("unplug_without_fake_offline").failing) == sorted(
         [BACKING, DUMP, FAKE_OFFLINE_FAILS]  # it never fake-offlines, so never fails to
     )
+    # A bit kept after a refusal makes the device answer ERROR to a later request for that
+    # sub-block (not in the state the driver thinks): the driver marks the device broken,
+    # which excuses 'a raised requested size is noticed'.
     assert set(result("plug_bit_before_ack").failing) == {
         BITMAP,
         BACKING,
         DUMP,
         ACCOUNTING,
+        ROLLED_BACK,
         REACHED,
-        NOTICED,
     }
 
 
@@ -207,6 +229,206 @@ def test_unplug_online_off_keeps_movable_memory() -> None:
     assert state.dev_requested < sum(state.dev_plugged)
 
 
+# -- refusals and their rollbacks ---------------------------------------------------------
+
+WHERE = ("online", "offline", "not added")
+
+
+def test_every_refusal_happens_at_the_default_config() -> None:
+    """Every answer the device can refuse with, to a plug and to an unplug, of online,
+    offline and not-added memory (and UNPLUG_ALL, BUSY), is reached; the rollback property
+    holds on every one of them."""
+    seen = {(r.req, r.resp, r.where) for s in exploration().states if (r := s.refused)}
+    plugs = {(Req.PLUG, a, w) for a in (Resp.NACK, Resp.BUSY, Resp.ERROR) for w in WHERE}
+    unplugs = {(Req.UNPLUG, a, w) for a in (Resp.BUSY, Resp.ERROR) for w in WHERE}
+    assert seen == plugs | unplugs | {(Req.UNPLUG_ALL, Resp.BUSY, "not added")}
+    assert prop(result(), ROLLED_BACK).verdict is Verdict.HOLDS
+
+
+def test_a_refused_unplug_of_online_memory_gives_the_range_back() -> None:
+    """virtio_mem_sbm_unplug_sb_online: fake-offlined, refused, fake-onlined again."""
+    m = model()
+    waiting = _state(
+        m,
+        mb=(MB.KERNEL,),
+        sb=(True, True),
+        plugged=2,
+        requested=1,
+        dev_plugged=(True, True),
+        pages=(Page.MOVABLE, Page.FREE, Page.OFFLINE),
+        run=Run(
+            pc=Pc.WAIT,
+            op=Op.UNPLUG_ONLINE,
+            mb=0,
+            sb=1,
+            count=1,
+            nb=1,
+            before=m.range_view(
+                _state(
+                    m,
+                    mb=(MB.KERNEL,),
+                    sb=(True, True),
+                    plugged=2,
+                    dev_plugged=(True, True),
+                    pages=(Page.FREE, Page.FREE, Page.MOVABLE),
+                ),
+                1,
+                1,
+            ),
+        ),
+        vq=Virtqueue(size=1).add((Req.UNPLUG, 1, 1)),  # type: ignore[arg-type]
+    )
+    ((_, answered),) = m.steps_of("device_handle_busy", waiting)
+    ((_, after),) = m.steps_of("driver_receive", answered)
+    assert after.pages == (Page.MOVABLE, Page.FREE, Page.FREE)
+    assert after.sb == (True, True) and after.mb == (MB.KERNEL,)
+    assert after.refused is not None and after.refused.where == "online"
+    assert after.refused.before.usable == after.refused.after.usable == (True,)
+    assert after.run.pc is Pc.IDLE and after.timer  # -ETXTBSY: the retry timer
+    ((_, lost),) = model("refused_unplug_keeps_fake_offline").steps_of("driver_receive", answered)
+    assert lost.pages[2] is Page.OFFLINE
+
+
+@pytest.mark.parametrize(
+    ("variant", "lengths"),
+    [
+        ("refused_unplug_keeps_fake_offline", {ROLLED_BACK: 9, WITHHELD: 9}),
+        ("refused_plug_onlines", {ROLLED_BACK: 9, BACKING: 9, DUMP: 10}),
+        ("refused_unplug_clears_bits", {ROLLED_BACK: 6, BITMAP: 6, ACCOUNTING: 8, WITHHELD: 9}),
+        ("add_failed_forgets_plugged", {ROLLED_BACK: 6}),
+        ("busy_retries_at_once", {BACKS_OFF: 3}),
+    ],
+)
+def test_rollback_variants_shortest_traces(variant: str, lengths: dict[str, int]) -> None:
+    res = result(variant)
+    for name, length in lengths.items():
+        found = prop(res, name)
+        assert found.verdict is Verdict.VIOLATED, name
+        assert found.trace is not None and len(found.trace) == length, name
+        assert replay(found.trace).ok
+    safety = {
+        p.name for p in res.properties if p.kind == "always" and p.verdict is Verdict.VIOLATED
+    }
+    assert safety == set(lengths)
+
+
+def test_the_rollback_property_names_what_changed() -> None:
+    why = prop(result("add_failed_forgets_plugged"), ROLLED_BACK).explanation or ""
+    assert "the device answered BUSY to UNPLUG mb0/sb0+1 (not added)" in why
+    assert "the block's state PLUGGED -> UNUSED" in why
+    why = prop(result("refused_unplug_clears_bits"), ROLLED_BACK).explanation or ""
+    assert "the driver's plugged bits [1] -> [0]; plugged_size 1 -> 0" in why
+
+
+# -- the stalled host ----------------------------------------------------------------------
+
+
+def test_a_stalled_host_withholds_at_most_one_request() -> None:
+    """However the host behaves, the memory taken from the guest while still plugged is the
+    range of the one request in flight (never more than a memory block)."""
+    m = model()
+    most = max(len(m._withheld(s)) for s in exploration().states)
+    assert most == m.S  # the whole-block attempt of virtio_mem_sbm_unplug_any_sb_online
+    assert prop(result(), WITHHELD).verdict is Verdict.HOLDS
+
+
+def test_a_host_that_is_always_busy_meets_a_backing_off_driver() -> None:
+    """With the host's answer weakly fair only, it may answer BUSY for ever: upstream waits
+    for the retry timer every time round; busy_retries_at_once spins without it."""
+    weak_host = {**RESPONSIVE_HOST, "device_handle": "weak"}
+    upstream = lasso(REACHED, weak_host)
+    assert "device_handle_busy" in cycle_actions(upstream)
+    assert "retry_timer_fires" in cycle_actions(upstream)
+    spinning = lasso(REACHED, weak_host, "busy_retries_at_once")
+    assert "device_handle_busy" in cycle_actions(spinning)
+    assert "retry_timer_fires" not in cycle_actions(spinning)
+
+
+# -- fairness: what each assumption rules out ---------------------------------------------
+
+
+def lasso(name: str, fairness: dict[str, str], variant: str = "upstream") -> Trace:
+    """The lasso that property ``name`` gets under ``fairness`` instead of its own."""
+    m = model(variant)
+    weaker = dataclasses.replace(
+        m.property(name), fairness={a: Fairness(f) for a, f in fairness.items()}
+    )
+    found = check_liveness(m, exploration(variant), weaker)
+    assert found.verdict is Verdict.VIOLATED, found.explanation
+    assert found.trace is not None and found.trace.loop is not None
+    assert replay(found.trace).ok
+    return found.trace
+
+
+def cycle_actions(trace: Trace) -> list[str]:
+    assert trace.loop is not None and trace.loop_action is not None
+    return [str(s.action) for s in trace.steps[trace.loop + 1 :]] + [trace.loop_action]
+
+
+def cycle_states(trace: Trace) -> list[State]:
+    assert trace.loop is not None
+    return [s.state for s in trace.steps[trace.loop :]]
+
+
+def test_the_actions_declare_exactly_the_guest_fairness() -> None:
+    declared = {a.name: a.fairness.value for a in VirtioMem.actions if a.fairness.value != "none"}
+    assert declared == GUEST_FAIRNESS
+    live = [p for p in VirtioMem.properties if p.kind.value == "liveness"]
+    assert live and all(
+        {a: f.value for a, f in (p.fairness or {}).items()} == RESPONSIVE_HOST for p in live
+    )
+
+
+def _without(action: str) -> dict[str, str]:
+    return {a: f for a, f in RESPONSIVE_HOST.items() if a != action}
+
+
+@pytest.mark.parametrize(
+    ("assumption", "fairness", "name", "shows"),
+    [
+        # The host never answers: the request waits for ever.
+        ("the host answers", _without("device_handle"), REACHED, "request waits"),
+        # The host answers BUSY every time.
+        ("not BUSY for ever", {**RESPONSIVE_HOST, "device_handle": "weak"}, REACHED, "busy"),
+        ("add_memory succeeds", {**RESPONSIVE_HOST, "add_memory": "weak"}, REACHED, "add fails"),
+        (
+            "removal succeeds",
+            {**RESPONSIVE_HOST, "offline_and_remove": "weak"},
+            REMOVED,
+            "remove fails",
+        ),
+        ("queued work runs", _without("run_wq"), REACHED, "work queued"),
+        ("a wakeup wakes", _without("driver_receive"), REACHED, "answer unread"),
+        ("the timer fires", _without("retry_timer_fires"), REACHED, "timer armed"),
+        ("the pass moves on", _without("unplug_pass_over"), REACHED, "pass over"),
+        ("add_memory returns", _without("add_memory") | {"add_memory": "none"}, REACHED, "in add"),
+        ("removal returns", _without("offline_and_remove"), REMOVED, "in remove"),
+    ],
+)
+def test_dropping_a_fairness_assumption_reveals_a_lasso(
+    assumption: str, fairness: dict[str, str], name: str, shows: str
+) -> None:
+    """Each assumption of RESPONSIVE_HOST is needed: without it the property has a lasso of
+    exactly the behaviour the assumption rules out."""
+    trace = lasso(name, fairness)
+    acts, states = cycle_actions(trace), cycle_states(trace)
+    checks = {
+        "request waits": lambda: all(s.vq.avail for s in states),
+        "busy": lambda: "device_handle_busy" in acts and "device_handle" not in acts,
+        "add fails": lambda: "add_memory_fails" in acts and "add_memory" not in acts,
+        "remove fails": lambda: (
+            "offline_and_remove_fails" in acts and "offline_and_remove" not in acts
+        ),
+        "work queued": lambda: all(s.queued and s.run.pc is Pc.IDLE for s in states),
+        "answer unread": lambda: all(s.vq.used for s in states),
+        "timer armed": lambda: all(s.timer for s in states),
+        "pass over": lambda: all(s.run.pc is Pc.PASS_END for s in states),
+        "in add": lambda: all(s.run.pc is Pc.ADD for s in states),
+        "in remove": lambda: all(s.run.pc is Pc.REMOVE for s in states),
+    }
+    assert checks[shows](), (assumption, acts)
+
+
 # -- the finding at two memory blocks ----------------------------------------------------
 
 
@@ -215,7 +437,7 @@ def test_two_block_finding_cleanup_misses_a_block_that_changed_zone() -> None:
     around offline_and_remove_memory() of one block, user space offlines another completely
     unplugged block and onlines it to ZONE_MOVABLE (a state already scanned)."""
     res = result(blocks=2, resizes=1)
-    assert (res.distinct_states, res.transitions, res.depth) == (50063, 297533, 32)
+    assert (res.distinct_states, res.transitions, res.depth) == (67782, 389704, 32)
     assert res.failing == [REMOVED]
     trace = prop(res, REMOVED).trace
     assert trace is not None and trace.loop is not None and len(trace) == 25
@@ -288,6 +510,7 @@ def _state(m: VirtioMem, **changes: Any) -> State:
         pages=(Page.FREE,) * m.B + (Page.NONE,) * m.N,
         dump=Dump.NONE,
         dumped=frozenset(),
+        refused=None,
     )
     return State(**{**base.__dict__, **changes})
 
@@ -360,15 +583,15 @@ def test_the_fix_checks_config_changed_before_fake_offlining() -> None:
 
 
 def test_device_answers() -> None:
-    m = model()
-    s = _state(m, dev_requested=1, dev_plugged=(True, False))
-    assert m._answer(s, (Req.PLUG, 1, 1)) == (Resp.NACK, (True, False))
-    assert m._answer(s, (Req.PLUG, 0, 1))[0] is Resp.NACK
-    s = _state(m, dev_requested=2, dev_plugged=(True, False))
-    assert m._answer(s, (Req.PLUG, 0, 1))[0] is Resp.ERROR  # already plugged
-    assert m._answer(s, (Req.PLUG, 1, 1)) == (Resp.ACK, (True, True))
-    assert m._answer(s, (Req.UNPLUG, 1, 1))[0] is Resp.ERROR
-    assert m._answer(s, (Req.UNPLUG_ALL, 0, 0)) == (Resp.ACK, (False, False))
+    """virtio_mem_state_change_request: NACK beyond the requested size, ERROR unless every
+    block is in the opposite state, else ACK; UNPLUG_ALL: ACK, all unplugged."""
+    plugged = (True, False)
+    assert answer(Req.PLUG, 1, 1, plugged, 1) == (Resp.NACK, (True, False))
+    assert answer(Req.PLUG, 0, 1, plugged, 1)[0] is Resp.NACK
+    assert answer(Req.PLUG, 0, 1, plugged, 2)[0] is Resp.ERROR  # already plugged
+    assert answer(Req.PLUG, 1, 1, plugged, 2) == (Resp.ACK, (True, True))
+    assert answer(Req.UNPLUG, 1, 1, plugged, 2)[0] is Resp.ERROR
+    assert answer(Req.UNPLUG_ALL, 0, 0, plugged, 2) == (Resp.ACK, (False, False))
 
 
 def test_kdump_asks_the_device_per_block() -> None:
@@ -392,6 +615,10 @@ def test_config_is_validated() -> None:
     cls = get_model("virtio_mem")
     with pytest.raises(UsageError):
         make_config(cls, None, {"sbs_per_mb": "1"})
+    with pytest.raises(UsageError):
+        make_config(cls, None, {"boot_pages": "0"})
+    with pytest.raises(UsageError):
+        make_config(cls, None, {"offline_threshold": "1"})
     with pytest.raises(UsageError):
         make_config(cls, None, {"online_zones": "normal"})
     assert Config().variant == "upstream"
