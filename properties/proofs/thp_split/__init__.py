@@ -56,6 +56,8 @@ class ThpSplitEncoding(Invariants):
         "underused_511_exit",
         "zeropage_drops_uffd_wp",
         "qemu_skips_nhp_range",
+        "balloon_in_postcopy",
+        "balloon_in_snapshot",
     )
     bmc_depth = 8
     size_parameter = "subpages"

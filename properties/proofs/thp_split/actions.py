@@ -7,6 +7,8 @@ from typing import Any
 
 import z3
 from hintspec.models.thp_split import (
+    BALLOON_POSTCOPY,
+    BALLOON_SNAPSHOT,
     KHUGEPAGED_UFFD,
     NO_NHP,
     UNDERUSED_511,
@@ -52,6 +54,7 @@ class Actions(StateLayout):
             "ram_save_host_page",
             "khugepaged",
             "deferred_split_scan",
+            "balloon_inflate",
         ):
             self._proof[name] = self._relations(proof=True)[name]
 
@@ -145,6 +148,7 @@ class Actions(StateLayout):
             "qlen": self.en(0, self.lw),
             "stat_split": z3.BoolVal(False),
             "stat_remap": z3.BoolVal(False),
+            "inflated": z3.BoolVal(False),
             "misread_set": z3.BoolVal(False),
             "misread": self.en(0, self.L),
             "untracked_set": z3.BoolVal(False),
@@ -242,6 +246,7 @@ class Actions(StateLayout):
             "ram_write_tracking_start": self._tracking_start,
             "ram_save_host_page": bind(self._save_host_page),
             "ram_write_tracking_stop": self._tracking_stop,
+            "balloon_inflate": bind(self._balloon_inflate),
             "khugepaged": bind(self._khugepaged),
             "deferred_split_scan": bind(self._deferred_split_scan),
         }
@@ -564,6 +569,51 @@ class Actions(StateLayout):
             self.assign(c, n, upd),
         )
 
+    def _balloon_inflate(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
+        """ThpSplit.balloon_inflate: MADV_DONTNEED of one mapped page while the guest runs
+        and virtio_balloon_inhibited() is false; a THP that loses the subpage is queued as
+        partially mapped, or freed with its last one."""
+        if not self.m.config.balloon:
+            return z3.BoolVal(False)
+        allowed = [Phase.RUNNING]
+        if self.variant == BALLOON_POSTCOPY:
+            allowed.append(Phase.POSTCOPY)
+        if self.variant == BALLOON_SNAPSHOT:
+            allowed += [Phase.PREPARED, Phase.TRACKING]
+        q = p.bitvec("subpage", self.sw)
+        f = z3.BoolVal(False)
+        cases = []
+        for r in range(self.R):
+            upd = self.set_entry(c, {}, r, q, Kind.NONE, f, f)
+            for name in ("populated", "guest"):
+                key = self.nm(name, r)
+                upd[key] = z3.Store(c[key], q, False)
+            upd["inflated"] = z3.BoolVal(True)
+            was_thp = self.kind(c, r, q, Kind.THP)
+            if proof:
+                upd.update(self.havoc_regions(p))
+            else:
+                # ThpSplit._after_unmap for region r
+                qu = self.queue(c)
+                act = z3.And(was_thp, c[f"thp{r}"])
+                freed = z3.Store(self.thp_set(c, r), q, False) == self.full(False)
+                inq = self.q_contains(qu, r)
+                upd[f"thp{r}"] = z3.And(c[f"thp{r}"], z3.Not(z3.And(act, freed)))
+                qu = self.q_if(
+                    z3.And(act, freed, inq),
+                    self.q_remove(qu, r),
+                    self.q_if(z3.And(act, z3.Not(freed), z3.Not(inq)), self.q_append(qu, r), qu),
+                )
+                upd.update(self.queue_upd(qu))
+            cases.append(z3.And(z3.Not(self.none(c, r, q)), self.assign(c, n, upd)))
+        return z3.And(
+            z3.Not(c["inflated"]),
+            self.phase_is(c, *allowed),
+            c["run"] == self.en(Run.RUNNING, 2),
+            z3.Not(self.locked(c)),
+            z3.Or(cases),
+        )
+
     def _khugepaged(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
         armed = self.armed(c) if self.variant != KHUGEPAGED_UFFD else z3.BoolVal(False)
         cases = []
@@ -602,22 +652,31 @@ class Actions(StateLayout):
         remapped_any = zero != self.full(False)
         # The zero subpages become: kept small pages (no zeropage allowed), the zeropage
         # (keeping uffd-wp unless WP_LOST), or -- v1 in a VMA not armed -- pte_none.
-        if cfg.mlocked or cfg.mm_forbids_zeropage:
-            k0_new, wp_new, remapped = rest, wp, z3.BoolVal(False)
-        else:
-            k0_new = join(rest, zero)
-            wp_new = wp if self.variant != WP_LOST else meet(wp, complement(zero))
-            remapped = remapped_any
         k1_new = join(k1, thp)
-        if self.variant == V1 and not (cfg.mlocked or cfg.mm_forbids_zeropage):
+        if cfg.mm_forbids_zeropage:
+            return self._split_upd(r, rest, k1_new, wp), z3.BoolVal(False)
+        k0_new = join(rest, zero)
+        wp_new = wp if self.variant != WP_LOST else meet(wp, complement(zero))
+        remapped = remapped_any
+        if self.variant == V1:
             unarmed = z3.Not(self.armed(c))
             k0_new = z3.If(unarmed, rest, k0_new)
             k1_new = z3.If(unarmed, join(k1, meet(thp, complement(zero))), k1_new)
             wp_new = z3.If(unarmed, meet(wp, complement(zero)), wp_new)
             remapped = z3.And(self.armed(c), remapped)
-        upd = {self.nm("k0", r): k0_new, self.nm("k1", r): k1_new, self.nm("wp", r): wp_new}
+        if cfg.mlocked:
+            # VM_LOCKED: every subpage stays a mapped page, with its bit (as mm_forbids).
+            locked = self.locked(c)
+            k0_new = z3.If(locked, rest, k0_new)
+            k1_new = z3.If(locked, join(k1, thp), k1_new)
+            wp_new = z3.If(locked, wp, wp_new)
+            remapped = z3.And(z3.Not(locked), remapped)
+        return self._split_upd(r, k0_new, k1_new, wp_new), remapped
+
+    def _split_upd(self, r: int, k0: Any, k1: Any, wp: Any) -> Upd:
+        upd = {self.nm("k0", r): k0, self.nm("k1", r): k1, self.nm("wp", r): wp}
         upd["stat_split"] = z3.BoolVal(True)
-        return upd, remapped
+        return upd
 
     def _deferred_split_scan(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
         cases = []
@@ -639,7 +698,7 @@ class Actions(StateLayout):
             else:
                 zeros = self.count(r, complement(self.arr(c, "data", r)).__getitem__)
                 underused = z3.UGT(zeros, self.en(self.mpn, self.cw))
-            do_split = partial if self.m.config.mlocked else z3.Or(partial, underused)
+            do_split = z3.Or(partial, z3.And(z3.Not(self.locked(c)), underused))
             head = c["q0"] == self.en(r, self.rw)
             cases.append(
                 z3.And(head, self.emit(c, n, [(do_split, split), (z3.Not(do_split), popped)]))
