@@ -169,7 +169,7 @@ class _Without(ThpSplitEncoding):
 
 
 def test_every_lemma_is_necessary() -> None:
-    """Leave any one lemma out and the induction step fails (a CTI): none of the ten is
+    """Leave any one lemma out and the induction step fails (a CTI): none of the nine is
     redundant. Checked at 2 regions of 2 pages (the step is the same formula as at 512),
     with the quick CTI (no refinement rounds, to keep this test short: such a CTI may
     break a hypothesis at a page the step did not instantiate; with refinement, 8 of the
