@@ -1,14 +1,22 @@
 """THP underused split and userfaultfd: zero subpages, the shared zeropage, wrong MISSING faults.
 
 The design under review is the series "mm: split underutilized THPs" (Usama Arif, merged in
-6.12; kernel-facts §3). Every THP goes on the deferred split queue at fault and collapse
-time; under memory pressure the shrinker splits a THP that is *underused* (more zero-filled
-subpages than ``khugepaged/max_ptes_none``), and the split maps each zero-filled subpage to
-the shared zeropage instead of keeping a private zeroed page. The July 2024 review of v1
-(David Hildenbrand) found that v1's choice -- clear zero subpages to ``pte_none`` unless the
-VMA is userfaultfd-armed at split time -- breaks QEMU postcopy: a received zero page that
-becomes ``pte_none`` before QEMU registers userfaultfd raises a MISSING fault later, and QEMU
-ignores a fault for a page its receive bitmap marks received, so the vCPU waits for ever.
+6.12: dafff3f4c850 "mm: split underused THPs", b1f202060afe "mm: remap unused subpages to
+shared zeropage when splitting isolated thp"). Every anonymous THP goes on the deferred
+split queue at fault and collapse time; under memory pressure the shrinker
+(mm/huge_memory.c ``deferred_split_scan``) splits a THP that is *underused*
+(``thp_underused``: more zero-filled subpages than ``khugepaged/max_ptes_none``), and the
+split's remap (``remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE)`` -> mm/migrate.c
+``remove_migration_pte`` -> ``try_to_map_unused_to_zeropage``) maps each zero-filled subpage
+to the shared zeropage instead of keeping a private zeroed page. v1 of the series instead
+cleared zero subpages to ``pte_none`` unless the VMA was userfaultfd-armed at split time;
+David Hildenbrand's review (July 2024) showed that this breaks QEMU postcopy: a received
+zero page that becomes ``pte_none`` before QEMU registers userfaultfd raises a MISSING fault
+later, and QEMU ignores a fault for a page its receive bitmap marks received
+(migration/migration.c ``migrate_send_rp_req_pages``: "as long as the page arrived, it'll
+be there forever"), so the vCPU waits for ever. The facts behind every rule below, with
+their sources, are in ``docs/models/thp_split.md``; ``models/thp_multi.py`` checks the
+same split against two vCPUs, GUP pins, poisoned subpages and mlock at run time.
 
 What is modelled, and from where:
 
@@ -16,27 +24,30 @@ What is modelled, and from where:
   each (``HPAGE_PMD_NR`` scaled down; ``max_ptes_none`` scaled with it, default
   ``subpages - 1`` like the kernel's 511). VMA flags: THP allowed (``MADV_NOHUGEPAGE``
   clears it), the userfaultfd registration (MISSING or WP), and VM_LOCKED (config
-  ``mlocked``; a folio mapped there is mlocked too). ``mm_forbids_zeropage`` is a config.
+  ``mlocked``, for the snapshot user: QEMU's postcopy_ram_supported_by_host runs
+  ``munlockall()`` -- "userfault and mlock don't go together" -- so a postcopy destination
+  is never locked). ``mm_forbids_zeropage`` is a config.
 * **The page table**, one entry per subpage: none, a subpage of the region's THP, a small
   page, or the shared zeropage; the page's content (data or zero-filled); the uffd-wp bit.
   PMD- and PTE-mapping of a THP are not told apart (uffd-wp on a PMD is the bit on all its
   subpages; a partial ``MADV_DONTNEED`` splits the PMD, which changes no entry here).
-* **Kernel actions.** Faults (``do_anonymous_page``, ``do_huge_pmd_anonymous_page``,
-  ``do_wp_page``; a read of an unpopulated address maps the small zeropage -- the huge
-  zeropage is abstracted as small zeropages), ``handle_userfault`` (MISSING on a none entry
-  in a MISSING-armed VMA; WP on an entry with the uffd-wp bit in a WP-armed VMA), khugepaged
-  (mm/khugepaged.c ``hpage_collapse_scan_pmd`` / ``__collapse_huge_page_isolate``: a none
-  or zeropage entry counts towards ``none_or_zero``, allowed only if
-  ``!userfaultfd_armed(vma) && none_or_zero <= max_ptes_none``; an entry with the uffd-wp
-  bit refuses the collapse), the deferred split queue (``deferred_split_folio``: at THP
-  fault and collapse, and again when a THP becomes partially mapped) and the shrinker
-  (mm/huge_memory.c ``deferred_split_scan``: mlocked folios that are not partially mapped
-  are skipped; ``thp_underused`` against ``max_ptes_none``; a folio that is not split
-  leaves the queue), and the split's remap (mm/migrate.c ``remove_migration_pte`` ->
-  ``try_to_map_unused_to_zeropage``: not for mlocked folios, VM_LOCKED VMAs or when
-  ``mm_forbids_zeropage``; since Lance Yang's 2025 fix the zeropage entry inherits uffd-wp).
-  ``MADV_DONTNEED`` (mm/madvise.c) appears as QEMU's discard; a THP whose every subpage is
-  unmapped is freed.
+* **Kernel actions.** Faults (mm/memory.c ``do_anonymous_page``, mm/huge_memory.c
+  ``do_huge_pmd_anonymous_page``, mm/memory.c ``do_wp_page``; a read of an unpopulated
+  address maps the small zeropage -- the huge zeropage is abstracted as small zeropages),
+  fs/userfaultfd.c ``handle_userfault`` (MISSING on a none entry in a MISSING-armed VMA; WP
+  on an entry with the uffd-wp bit in a WP-armed VMA), khugepaged (mm/khugepaged.c
+  ``hpage_collapse_scan_pmd`` / ``__collapse_huge_page_isolate``: a none or zeropage entry
+  counts towards ``none_or_zero``, allowed only if ``!userfaultfd_armed(vma) &&
+  none_or_zero <= max_ptes_none``; an entry with the uffd-wp bit refuses the collapse), the
+  deferred split queue (``deferred_split_folio``: at THP fault and collapse, and again when
+  a THP becomes partially mapped) and the shrinker (``deferred_split_scan``: mlocked folios
+  that are not partially mapped are skipped; ``thp_underused`` against ``max_ptes_none``; a
+  folio that is not split leaves the queue), and the split's remap
+  (``try_to_map_unused_to_zeropage``: not for mlocked folios, VM_LOCKED VMAs or when
+  ``mm_forbids_zeropage``; since Lance Yang's 2025 fix "mm/rmap: fix soft-dirty and uffd-wp
+  bit loss when remapping zero-filled mTHP subpage to shared zeropage" the zeropage entry
+  inherits uffd-wp). ``MADV_DONTNEED`` (mm/madvise.c) appears as QEMU's discard and as the
+  virtio-balloon's; a THP whose every subpage is unmapped is freed.
 * **The user is QEMU**, one of two (chosen by the initial state; config ``user``):
   *incoming postcopy migration* (migration/postcopy-ram.c, migration/savevm.c,
   migration/ram.c): precopy writes the received pages (zero pages are only read, as
@@ -53,6 +64,13 @@ What is modelled, and from where:
   ``ram_write_tracking_start`` registers WP mode and write-protects everything;
   ``ram_save_host_page`` saves a page and un-protects it, serving the WP fault of a vCPU
   that waits on it; ``ram_write_tracking_stop`` unregisters).
+* **The virtio-balloon** (config ``balloon``): the guest inflates a page it no longer
+  uses and QEMU discards it (hw/virtio/virtio-balloon.c ``virtio_balloon_handle_output`` ->
+  ``balloon_inflate_page`` -> ``ram_block_discard_range``), which neither clears the
+  receive bitmap nor keeps a uffd-wp bit -- unless ``virtio_balloon_inhibited()``:
+  "Postcopy cannot deal with concurrent discards, so it's special, as well as background
+  snapshots" (``migration_in_incoming_postcopy``: from the discard on;
+  ``migration_in_bg_snapshot``: while the snapshot runs).
 * **One vCPU**: reads and writes data; it writes zeros too before a snapshot starts (that
   is how all-zero THPs arise; later zero writes add states but no new kind of fault). While
   it waits on a userfault it does nothing else; once woken it retries the faulting access.
@@ -67,22 +85,74 @@ holds a THP (PTE-mapped THP collapse). v1 is given the same mlock / mm_forbids_z
 guard as upstream; it differs only in what an unprotected zero subpage becomes. The end of
 postcopy (``postcopy_ram_incoming_cleanup``, whose UFFDIO_UNREGISTER would wake a stuck
 vCPU) is not modelled, so a vCPU that no fault service will wake waits for the rest of the
-run -- for a real guest the whole postcopy phase, "stuck forever" in the review.
+run -- for a real guest the whole postcopy phase, "stuck forever" in the review. A balloon
+page is inflated only while the vCPU runs (the guest driver needs it) and only where it
+maps a page (discarding a hole changes nothing); deflating needs no action (the guest just
+uses the page again, which faults it back in).
 
 Ghost state (checks only, the kernel has none of it): ``guest`` (what the guest last
 wrote, on the source during precopy), ``populated`` (the address had a page since its last
 explicit discard), and the first bad read / untracked write seen. In the correct design the
 ghosts are functions of the real state, so they add no states there.
 
-Properties: *no wrong uffd fault* (a MISSING fault only for a never-populated or explicitly
-discarded address) and its state form *a populated page stays mapped until it is discarded*
-(P-THP-2); *no vCPU waits on a fault the handler will ignore* (the safety form of the stuck
-vCPU) and *a faulting vCPU is eventually served* (liveness); *every access reads what was
-last written* (P-THP-1) and QEMU's precondition for it, *a discarded page stays empty until
-QEMU places it*; *every write to a write-protected page raises a WP fault first* and its
-state form *a page QEMU has not saved keeps its write protection* (P-THP-3); *an all-zero
-THP on the split queue is eventually split* (P-THP-5). The state forms catch a bug at the
-step that causes it; the event forms show what the guest or QEMU then sees.
+The rules (their sources: ``docs/models/thp_split.md``) and where each is checked:
+
+1. *A split preserves what every subpage reads* (a zero-filled subpage may become the
+   zeropage, nothing else changes): ``every access reads what was last written``; broken by
+   ``qemu_skips_nhp_range`` (khugepaged refills discarded holes). Arm64 MTE tags, the
+   reason ``thp_underused`` compares with ``pages_identical`` since Lance Yang's 2025 fix,
+   are out of scope: contents here carry no tags.
+2. *The shrinker never turns a populated address into pte_none; a MISSING fault is raised
+   only for a never-populated or explicitly discarded address*: ``no wrong uffd fault`` and
+   its state form ``a populated page stays mapped until it is discarded``; broken by
+   ``v1_pte_none``. QEMU's side of it, ``a page QEMU has received stays mapped``, is broken
+   by the balloon variants too, and the consequence, ``no vCPU waits on a fault the
+   handler will ignore`` / ``a faulting vCPU is eventually served``.
+3. *The remap keeps the uffd-wp bit of the entry it replaces*: ``every write to a
+   write-protected page raises a WP fault first`` and its state form ``a page QEMU has not
+   saved keeps its write protection``; broken by ``zeropage_drops_uffd_wp``,
+   ``khugepaged_ignores_uffd`` and ``balloon_in_snapshot``. The soft-dirty bit is restored
+   by the same lines of the same fix; it is out of scope because it would double the
+   entry state without a new interleaving (its reader, CRIU's incremental dump, is a
+   second write-tracking user of exactly the snapshot's shape).
+4. *No zero subpage of an mlocked folio, a VM_LOCKED VMA, or an mm that forbids the
+   zeropage becomes the zeropage*: checked in ``models/thp_multi.py``, where mlock() and
+   munlock() run concurrently with the split (here VM_LOCKED is a fixed config, the
+   shrinker skips fully mapped mlocked THPs and QEMU never discards in a locked VMA, so the
+   split never meets a locked zero subpage; the configs ``mlocked`` and
+   ``mm_forbids_zeropage`` show the zeropage witness unreachable).
+5. *An all-zero THP on the split queue is eventually split under memory pressure*:
+   ``an all-zero THP on the split queue is eventually split``; broken by
+   ``underused_511_exit``.
+6. *khugepaged never fills a hole or a zeropage entry of a userfaultfd-armed VMA* (it
+   would swallow a MISSING fault or drop uffd-wp): broken by ``khugepaged_ignores_uffd``.
+7. *QEMU discards no received page while postcopy or a background snapshot runs*
+   (``virtio_balloon_inhibited``): broken by ``balloon_in_postcopy`` and
+   ``balloon_in_snapshot``.
+
+Out of scope, with the reason: mTHPs (``thp_underused`` compares against the PMD-sized
+``max_ptes_none``, so an mTHP is never underused -- the model's THPs are PMD-sized); the
+huge zeropage (a read of a hole maps small zeropages here; a PMD zeropage would be split
+into the same entries); ``shrink_underused = 0`` (it only removes splits); swap and
+page migration other than the split's own (they keep an entry's content and bits).
+
+Properties are sentences; the state forms catch a bug at the step that causes it, the event
+forms show what the guest or QEMU then sees. Each ``@always`` about a situation names its
+trigger, so a configuration in which the situation never arises says "vacuous", not
+"holds". The default configuration (one region of four subpages, both users, the balloon)
+is the smallest at which every trigger and witness fires: four subpages give a THP with
+data and zero subpages at once, two users give both fault kinds, and the balloon gives the
+snapshot user partially mapped THPs (splits while the guest runs).
+
+Fairness, and why: ``a faulting vCPU is eventually served`` assumes none. While the vCPU
+sleeps, QEMU's threads (the postcopy fault thread polling the userfaultfd, the source's
+background push, the snapshot's saving) and the kernel are all that move, and each of their
+steps makes progress, so there is no cycle in which they could neglect the vCPU; an earlier
+version assumed all three weakly fair, and the audit (``tests/test_thp_split.py``) showed
+none of those assumptions is needed. ``an all-zero THP on the split queue is eventually
+split`` assumes the shrinker weakly fair, as sustained memory pressure keeps reclaim calling
+``deferred_split_scan``; without it the guest can read the THP for ever while the shrinker
+never runs (the test shows that lasso).
 """
 
 from __future__ import annotations
@@ -99,6 +169,8 @@ V1 = "v1_pte_none"
 KHUGEPAGED_UFFD = "khugepaged_ignores_uffd"
 WP_LOST = "zeropage_drops_uffd_wp"
 NO_NHP = "qemu_skips_nhp_range"
+BALLOON_POSTCOPY = "balloon_in_postcopy"
+BALLOON_SNAPSHOT = "balloon_in_snapshot"
 
 
 class Kind(IntEnum):
@@ -219,7 +291,9 @@ class Config:
     """Which QEMU user(s) start in the initial states. With one, the other's witnesses are
     vacuous."""
     mlocked: bool = False
-    """The VMA is VM_LOCKED (its folios are mlocked)."""
+    """The snapshot user's VMA is VM_LOCKED (QEMU -overcommit mem-lock=on; its folios are
+    mlocked). A postcopy destination is never locked: QEMU's postcopy_ram_supported_by_host
+    runs munlockall() ("userfault and mlock don't go together")."""
     mm_forbids_zeropage: bool = False
     """mm_forbids_zeropage(mm) (e.g. s390 with KVM): no shared zeropage at all."""
     image: str = "d0d0"
@@ -227,13 +301,15 @@ class Config:
     (d data, 0 zero), repeated over all pages."""
     thp_fallback: bool = False
     """A THP allocation at fault time may fail and fall back to a small page."""
+    balloon: bool = True
+    """The guest has a virtio-balloon and may inflate pages (QEMU discards them)."""
     variant: str = "upstream"
 
     def __post_init__(self) -> None:
         if not 1 <= self.regions <= 8:
             raise ValueError(f"regions must be 1..8, not {self.regions}")
         # Up to the kernel's HPAGE_PMD_NR (512): the explorer enumerates 4 or 8, the Z3
-        # encoding (properties/proofs/thp_split.py) proves at the real size.
+        # encoding (properties/proofs/thp_split/) proves at the real size.
         if not 2 <= self.subpages <= 512:
             raise ValueError(f"subpages must be 2..512, not {self.subpages}")
         if not self.image or set(self.image) - {"d", "0"}:
@@ -271,6 +347,9 @@ class State:
     populated: tuple[bool, ...]
     """Ghost: the address had a page since it was last explicitly discarded."""
     stats: frozenset[Stat] = frozenset()
+    inflated: bool = False
+    """The guest inflated its one balloon page (see the docstring: one inflation shows every
+    effect a discard has here)."""
     misread: int = -1
     """Ghost: the first page whose read returned something else than the guest wrote."""
     untracked: int = -1
@@ -280,6 +359,28 @@ class State:
 def _with(bits: tuple[bool, ...], p: int, value: bool) -> tuple[bool, ...]:
     """``bits`` with bit p set to ``value``."""
     return (*bits[:p], value, *bits[p + 1 :])
+
+
+def underused_scan(zero: list[bool], max_ptes_none: int) -> tuple[bool, int]:
+    """mm/huge_memory.c thp_underused's loop over the subpages, in order: true once more
+    than ``max_ptes_none`` are zero-filled, false once ``HPAGE_PMD_NR - max_ptes_none`` hold
+    data. Returns the answer and how many subpages it read before deciding."""
+    zeros = filled = 0
+    for i, z in enumerate(zero):
+        if z:
+            zeros += 1
+            if zeros > max_ptes_none:
+                return True, i + 1
+        else:
+            filled += 1
+            if filled >= len(zero) - max_ptes_none:
+                return False, i + 1
+    return False, len(zero)  # pragma: no cover -- one of the two exits is always reached
+
+
+def _set(entries: tuple[Pte, ...], p: int, entry: Pte) -> tuple[Pte, ...]:
+    """``entries`` with entry p replaced."""
+    return (*entries[:p], entry, *entries[p + 1 :])
 
 
 def _bits(values: tuple[bool, ...], width: int) -> str:
@@ -330,30 +431,43 @@ class ThpSplit(Model[Config, State]):
             "v1 of 'mm: split underutilized THPs' (July 2024): zero-filled subpages become "
             "pte_none unless the VMA is uffd-armed at split time -- David Hildenbrand's "
             "review: QEMU postcopy registers uffd after precopy, so a received zero page "
-            "raises a MISSING fault that QEMU ignores (kernel-facts §3.3)"
+            "raises a MISSING fault that QEMU ignores (docs/models/thp_split.md, 'v1')"
         ),
         KHUGEPAGED_UFFD: (
             "khugepaged without the userfaultfd_armed() test in hpage_collapse_scan_pmd "
             "(Andrea Arcangeli's 'userfaultfd: khugepaged: don't collapse if userfaultfd "
             "armed' undone): holes and zeropage entries are filled, swallowing MISSING "
-            "faults and dropping uffd-wp bits of zeropage entries (kernel-facts §3.3)"
+            "faults and dropping uffd-wp bits of zeropage entries"
         ),
         UNDERUSED_511: (
             "thp_underused() before Sep 2025: 'if (khugepaged_max_ptes_none == "
             "HPAGE_PMD_NR - 1) return false', so with the default 511 an all-zero THP is "
             "never split (fixed by 'mm/huge_memory: fix shrinking of all-zero THPs with "
-            "max_ptes_none default', David Hildenbrand; kernel-facts §3.2)"
+            "max_ptes_none default', David Hildenbrand, Fixes dafff3f4c850)"
         ),
         WP_LOST: (
             "try_to_map_unused_to_zeropage() before Lance Yang's 2025 fix (Fixes "
             "b1f202060afe): the zeropage entry drops the uffd-wp bit of the migration entry, "
-            "so a write to it is not reported (kernel-facts §3.2 item 5)"
+            "so a write to it is not reported"
         ),
         NO_NHP: (
             "a postcopy destination that discards without MADV_NOHUGEPAGE first (QEMU's "
             "nhp_range: 'Before we do discards we need to ensure those discards really do "
             "delete areas of the page, even if THP thinks a hugepage would be a good idea'): "
             "khugepaged refills the discarded holes before userfaultfd is registered"
+        ),
+        BALLOON_POSTCOPY: (
+            "a postcopy destination whose virtio-balloon is not inhibited (what "
+            "virtio_balloon_inhibited() -> migration_in_incoming_postcopy() prevents; "
+            "postcopy_ram_enable_notify: 'Ballooning can mark pages as absent while we're "
+            "postcopying that would cause false userfaults'): the discard keeps the page's "
+            "receive-bitmap bit, so its next MISSING fault is never served"
+        ),
+        BALLOON_SNAPSHOT: (
+            "virtio-balloon inflation not inhibited during a background snapshot (QEMU "
+            "before Andrey Gruzdev's 'migration: Inhibit virtio-balloon for the duration of "
+            "background snapshot', Fixes 8518278a6af5): the discard drops the uffd-wp bit "
+            "of a page QEMU has not saved, so its old content is lost to the snapshot"
         ),
     }
     # Two regions of 4 subpages pass 400,000 states by BFS depth 10: exhaustive search stops
@@ -428,6 +542,11 @@ class ThpSplit(Model[Config, State]):
                 populated[p] = True
         return replace(s, pte=tuple(pte), populated=tuple(populated))
 
+    def _locked(self, s: State) -> bool:
+        """VM_LOCKED: the snapshot user's VMA at config ``mlocked`` (a postcopy destination
+        was munlockall()ed by postcopy_ram_supported_by_host)."""
+        return self.config.mlocked and s.phase >= Phase.RUNNING
+
     def _armed(self, s: State) -> bool:
         """userfaultfd_armed(vma): registered in any mode."""
         return s.uffd is not Uffd.NONE
@@ -442,7 +561,7 @@ class ThpSplit(Model[Config, State]):
         queue = list(s.split_queue)
         for r in sorted(regions):
             if not thp[r]:
-                continue
+                continue  # pragma: no cover -- callers pass only regions that mapped a THP
             if all(s.pte[p].kind is not Kind.THP for p in range(r * self.S, (r + 1) * self.S)):
                 thp[r] = False
                 if r in queue:
@@ -620,7 +739,9 @@ class ThpSplit(Model[Config, State]):
     def _place(self, s: State, p: int) -> tuple[str, State]:
         """UFFDIO_COPY (data) or UFFDIO_ZEROPAGE (zero) at p; the receive bit is set."""
         how = "UFFDIO_COPY" if s.guest[p] else "UFFDIO_ZEROPAGE"
-        if s.pte[p].kind is Kind.NONE:
+        # A page present already (UFFDIO_COPY's -EEXIST) needs khugepaged to fill an armed
+        # hole, which only khugepaged_ignores_uffd does, and only its snapshot entry runs.
+        if s.pte[p].kind is Kind.NONE:  # pragma: no branch -- see above
             entry = Pte(Kind.PAGE, data=True) if s.guest[p] else self._zero_entry()
             s = self._map(s, {p: entry})
         received = _with(s.received, p, True)
@@ -717,6 +838,52 @@ class ThpSplit(Model[Config, State]):
         pte = tuple(replace(e, wp=False) for e in s.pte)
         yield {}, replace(s, phase=Phase.DONE, uffd=Uffd.NONE, pte=pte)
 
+    # -- the virtio-balloon -----------------------------------------------------------------
+
+    def _balloon_inhibited(self, s: State) -> bool:
+        """hw/virtio/virtio-balloon.c virtio_balloon_inhibited():
+        migration_in_incoming_postcopy() (from the discard on) or migration_in_bg_snapshot()
+        (while the snapshot runs)."""
+        postcopy = s.phase in (Phase.DISCARDED, Phase.POSTCOPY)
+        snapshot = s.phase in (Phase.PREPARED, Phase.TRACKING)
+        if postcopy:
+            return self.variant != BALLOON_POSTCOPY
+        return snapshot and self.variant != BALLOON_SNAPSHOT
+
+    @action(
+        "hw/virtio/virtio-balloon.c: virtio_balloon_handle_output -> balloon_inflate_page "
+        "-> ram_block_discard_range (MADV_DONTNEED)"
+    )
+    def balloon_inflate(self, s: State) -> Iterator[tuple[Args, State]]:
+        """The guest inflates the balloon with a page it no longer uses; QEMU discards it
+        unless virtio_balloon_inhibited(). The discard touches neither the receive bitmap
+        nor QEMU's list of unsaved pages, and the entry loses its uffd-wp bit with its page.
+        A VM_LOCKED VMA refuses MADV_DONTNEED (madvise_dontneed_free_valid_vma)."""
+        if (
+            not self.config.balloon
+            or s.inflated
+            # Precopy: the guest runs on the source. After the snapshot (DONE) nothing is
+            # registered and nothing is checked that a discard could break.
+            or s.phase in (Phase.PRECOPY, Phase.DISCARDED, Phase.DONE)
+            or s.vcpu.run is not Run.RUNNING
+            or self._locked(s)
+            or self._balloon_inhibited(s)
+        ):
+            return
+        for p in range(self.pages):
+            if s.pte[p].kind is Kind.NONE:
+                continue
+            t = replace(
+                s,
+                pte=_set(s.pte, p, NONE_PTE),
+                populated=_with(s.populated, p, False),
+                guest=_with(s.guest, p, False),
+                inflated=True,
+            )
+            if s.pte[p].kind is Kind.THP:
+                t = self._after_unmap(t, {p // self.S})
+            yield {"page": p}, t
+
     # -- the kernel's THP machinery --------------------------------------------------------
 
     @action("mm/khugepaged.c: hpage_collapse_scan_pmd -> collapse_huge_page")
@@ -759,23 +926,14 @@ class ThpSplit(Model[Config, State]):
         """mm/huge_memory.c thp_underused: more than max_ptes_none zero-filled subpages."""
         if self.variant == UNDERUSED_511 and self.max_ptes_none == self.S - 1:
             return False
-        zero = filled = 0
-        for p in range(r * self.S, (r + 1) * self.S):
-            if not s.pte[p].data:
-                zero += 1
-                if zero > self.max_ptes_none:
-                    return True
-            else:
-                filled += 1
-                if filled >= self.S - self.max_ptes_none:
-                    return False
-        return False
+        span = range(r * self.S, (r + 1) * self.S)
+        return underused_scan([not s.pte[p].data for p in span], self.max_ptes_none)[0]
 
     def _split(self, s: State, r: int) -> tuple[str, State]:
         """split_folio -> remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE): each mapped
         subpage gets its own entry again; try_to_map_unused_to_zeropage decides what a
         zero-filled one becomes. Unmapped subpages are freed with the folio."""
-        remap_ok = not self.config.mlocked and not self.config.mm_forbids_zeropage
+        remap_ok = not self._locked(s) and not self.config.mm_forbids_zeropage
         entries: dict[int, Pte] = {}
         zero: dict[str, list[int]] = {}
         stats = set(s.stats) | {Stat.THP_SPLIT}
@@ -822,7 +980,7 @@ class ThpSplit(Model[Config, State]):
         r = s.split_queue[0]
         dequeued = replace(s, split_queue=s.split_queue[1:])
         if not self._partially_mapped(s, r):
-            if self.config.mlocked:
+            if self._locked(s):
                 yield {"region": r, "result": "mlocked: skipped, dequeued"}, dequeued
                 return
             if not self.thp_underused(s, r):
@@ -835,23 +993,31 @@ class ThpSplit(Model[Config, State]):
         yield {"region": r, "result": f"{why}; {what}" if what else why}, t
 
     # -- properties -------------------------------------------------------------------------
+    # Rule numbers refer to the model docstring (sources: docs/models/thp_split.md).
 
-    @always("no wrong uffd fault")
+    @staticmethod
+    def _sleeping_missing(s: State) -> bool:
+        v = s.vcpu
+        return v.fault is Fault.MISSING and v.run in (Run.FAULTED, Run.WAITING)
+
+    @always("no wrong uffd fault", trigger="a MISSING fault is raised")
     def no_wrong_uffd_fault(self, s: State) -> Check:
         """A MISSING fault is raised only for an address that was never populated or was
-        explicitly discarded (kernel-facts P-THP-2)."""
+        explicitly discarded (rule 2)."""
         v = s.vcpu
-        sleeping = v.fault is Fault.MISSING and v.run in (Run.FAULTED, Run.WAITING)
-        if sleeping and s.populated[v.page]:
+        if self._sleeping_missing(s) and s.populated[v.page]:
             return (
                 f"page {v.page} raised a MISSING fault although it was populated and not "
                 f"discarded since: something other than MADV_DONTNEED cleared its entry"
             )
         return True
 
-    @always("a populated page stays mapped until it is discarded")
+    @always(
+        "a populated page stays mapped until it is discarded",
+        trigger=lambda self, s: any(s.populated),
+    )
     def no_page_lost(self, s: State) -> Check:
-        """The state form of P-THP-2: only MADV_DONTNEED empties a populated address; the
+        """The state form of rule 2: only MADV_DONTNEED empties a populated address; the
         shrinker never leaves pte_none behind. (David Hildenbrand on v1: the VMA may be
         registered with userfaultfd later, and then the hole raises a MISSING fault.)"""
         for p in range(self.pages):
@@ -862,7 +1028,26 @@ class ThpSplit(Model[Config, State]):
                 )
         return True
 
-    @always("a discarded page stays empty until QEMU places it")
+    @always("a page QEMU has received stays mapped", trigger=lambda self, s: any(s.received))
+    def received_stays(self, s: State) -> Check:
+        """QEMU's side of rule 2, the assumption migrate_send_rp_req_pages rests on ("as
+        long as the page arrived, it'll be there forever"): a page the receive bitmap marks
+        received is never pte_none, so a MISSING fault never hits one (rule 7: nothing
+        discards it behind QEMU's back)."""
+        for p in range(self.pages):
+            if s.received[p] and s.pte[p].kind is Kind.NONE:
+                return (
+                    f"page {p} is marked received in QEMU's receive bitmap but its entry is "
+                    f"pte_none: a fault there will be dropped as already served"
+                )
+        return True
+
+    @always(
+        "a discarded page stays empty until QEMU places it",
+        trigger=lambda self, s: (
+            s.phase in (Phase.DISCARDED, Phase.POSTCOPY) and not all(s.received)
+        ),
+    )
     def discarded_page_empty(self, s: State) -> Check:
         """After the discard, a page missing from the receive bitmap has no page, so the
         guest's access faults and QEMU places the source's copy (UFFDIO_COPY would fail
@@ -877,13 +1062,12 @@ class ThpSplit(Model[Config, State]):
                 )
         return True
 
-    @always("no vCPU waits on a fault the handler will ignore")
+    @always("no vCPU waits on a fault the handler will ignore", trigger="a MISSING fault is raised")
     def no_ignored_fault(self, s: State) -> Check:
         """The safety form of 'no stuck vCPU': migrate_send_rp_req_pages drops a request for
         a page the receive bitmap marks received, so nothing would ever wake the vCPU."""
         v = s.vcpu
-        sleeping = v.fault is Fault.MISSING and v.run in (Run.FAULTED, Run.WAITING)
-        if sleeping and s.received[v.page]:
+        if self._sleeping_missing(s) and s.received[v.page]:
             return (
                 f"the vCPU sleeps on a MISSING fault at page {v.page}, which QEMU's receive "
                 f"bitmap marks received: the request is dropped and the vCPU never woken"
@@ -893,21 +1077,24 @@ class ThpSplit(Model[Config, State]):
     @leads_to(
         "a faulting vCPU is eventually served",
         when=lambda self, s: s.vcpu.run in (Run.FAULTED, Run.WAITING),
-        fairness={
-            "postcopy_ram_fault_thread": "weak",
-            "ram_load_postcopy": "weak",
-            "ram_save_host_page": "weak",
-        },
+        # No fairness: while the vCPU sleeps only QEMU's threads and the kernel move, and
+        # every step they can take makes progress (pages received, saved, split), so
+        # there is no cycle to be stuck in -- the fault thread, the source's push and the
+        # snapshot's saving need not be assumed fair (tests/test_thp_split.py shows the
+        # property holds with none of them fair).
+        fairness={},
     )
     def vcpu_served(self, s: State) -> bool:
-        """The liveness form: the fault thread, the page push and the snapshot's saving are
-        weakly fair; a vCPU that sleeps on a userfault is woken."""
+        """The liveness form: a vCPU that sleeps on a userfault is woken (rules 2, 7)."""
         return s.vcpu.run not in (Run.FAULTED, Run.WAITING)
 
-    @always("every access reads what was last written")
+    @always(
+        "every access reads what was last written",
+        # The guest reads only where it runs: on this host, after precopy.
+        trigger=lambda self, s: s.phase not in (Phase.PRECOPY, Phase.DISCARDED),
+    )
     def reads_preserved(self, s: State) -> Check:
-        """A read returns what the guest last wrote there; a zero page reads zero
-        (kernel-facts P-THP-1)."""
+        """A read returns what the guest last wrote there; a zero page reads zero (rule 1)."""
         if s.misread >= 0:
             p = s.misread
             return (
@@ -916,10 +1103,13 @@ class ThpSplit(Model[Config, State]):
             )
         return True
 
-    @always("every write to a write-protected page raises a WP fault first")
+    @always(
+        "every write to a write-protected page raises a WP fault first",
+        trigger="a WP fault is served",
+    )
     def write_tracking(self, s: State) -> Check:
         """In WP mode a write to a page QEMU protected and has not saved is reported before
-        it changes the page (kernel-facts P-THP-3)."""
+        it changes the page (rule 3)."""
         if s.untracked >= 0:
             return (
                 f"page {s.untracked} was write-protected and not yet saved, but the vCPU's "
@@ -927,11 +1117,14 @@ class ThpSplit(Model[Config, State]):
             )
         return True
 
-    @always("a page QEMU has not saved keeps its write protection")
+    @always(
+        "a page QEMU has not saved keeps its write protection",
+        trigger=lambda self, s: s.phase is Phase.TRACKING and any(s.unsaved),
+    )
     def protection_kept(self, s: State) -> Check:
-        """The state form of write tracking (P-THP-3): while the snapshot runs, every page
+        """The state form of write tracking (rule 3): while the snapshot runs, every page
         QEMU protected and has not saved is mapped with the uffd-wp bit, through splits,
-        remaps and collapses."""
+        remaps, collapses and discards."""
         if s.phase is not Phase.TRACKING:
             return True
         for p in range(self.pages):
@@ -951,14 +1144,14 @@ class ThpSplit(Model[Config, State]):
     @leads_to(
         "an all-zero THP on the split queue is eventually split",
         when=lambda self, s: (
-            not self.config.mlocked and 0 in s.split_queue and self._all_zero_thp(s, 0)
+            not self._locked(s) and 0 in s.split_queue and self._all_zero_thp(s, 0)
         ),
+        # Under sustained memory pressure reclaim keeps calling the shrinker.
         fairness={"deferred_split_scan": "weak"},
     )
     def memory_reclaimed(self, s: State) -> bool:
-        """Under memory pressure (the shrinker runs: weak fairness) an all-zero THP that is
-        queued and not mlocked stops being an all-zero THP (kernel-facts P-THP-5). Stated
-        for region 0; the regions are interchangeable."""
+        """Under memory pressure an all-zero THP that is queued and not mlocked stops being
+        an all-zero THP (rule 5). Stated for region 0; the regions are interchangeable."""
         return not self._all_zero_thp(s, 0)
 
     @sometimes("a THP forms")
@@ -972,6 +1165,10 @@ class ThpSplit(Model[Config, State]):
     @sometimes("a zero subpage is replaced by the shared zeropage")
     def zero_replaced(self, s: State) -> bool:
         return Stat.ZEROPAGE_REMAP in s.stats
+
+    @sometimes("a MISSING fault is raised")
+    def missing_raised(self, s: State) -> bool:
+        return self._sleeping_missing(s)
 
     @sometimes("a MISSING fault is served")
     def missing_served(self, s: State) -> bool:
@@ -998,7 +1195,7 @@ class ThpSplit(Model[Config, State]):
         flags = ["THP allowed" if s.thp_allowed else "MADV_NOHUGEPAGE"]
         if s.uffd is not Uffd.NONE:
             flags.append(f"uffd {s.uffd.name}")
-        if self.config.mlocked:
+        if self._locked(s):
             flags.append("VM_LOCKED")
         out: dict[str, object] = {
             "phase": _PHASE_TEXT[s.phase],

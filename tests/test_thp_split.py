@@ -2,9 +2,9 @@
 
 Exact figures of the upstream design, the failing property and shortest trace of every bad
 variant (each replays from its ITF form), the v1 trace in the order of the July 2024 review
-(write, NOHUGEPAGE + discard, split, register, access), the liveness lassos, and the
-mlocked / mm_forbids_zeropage configurations, where no zero subpage is ever replaced by the
-shared zeropage (so that witness is vacuous by design: the manifest's notes say why).
+(write, NOHUGEPAGE + discard, split, register, access), the liveness lassos, what dropping
+each fairness assumption reveals, and the mlocked / mm_forbids_zeropage configurations
+(rule 4 of the model docstring; the rule itself is checked by tests/test_thp_multi.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from hintspec.engine.explore import explore
 from hintspec.engine.results import CheckResult, PropertyResult, Verdict
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
-from hintspec.models.thp_split import Kind, Stat, ThpSplit
+from hintspec.lang.model import leads_to
+from hintspec.models.thp_split import Kind, Phase, Run, Stat, State, ThpSplit
 from hintspec.traces.files import to_itf, trace_from_itf
 from hintspec.traces.replay import replay
 from hintspec.traces.text import render_trace
@@ -28,6 +29,7 @@ WRONG_FAULT = "no wrong uffd fault"
 IGNORED = "no vCPU waits on a fault the handler will ignore"
 SERVED = "a faulting vCPU is eventually served"
 POPULATED = "a populated page stays mapped until it is discarded"
+RECEIVED = "a page QEMU has received stays mapped"
 DISCARDED = "a discarded page stays empty until QEMU places it"
 READS = "every access reads what was last written"
 TRACKING = "every write to a write-protected page raises a WP fault first"
@@ -48,6 +50,15 @@ def result(variant: str = "upstream", **config: Any) -> CheckResult:
     return _result(variant, tuple(sorted(config.items())))
 
 
+@cache
+def _states(variant: str, items: tuple[tuple[str, Any], ...]) -> frozenset[State]:
+    return frozenset(explore(model(variant, **dict(items))).states)
+
+
+def states(variant: str = "upstream", **config: Any) -> frozenset[State]:
+    return _states(variant, tuple(sorted(config.items())))
+
+
 def prop(res: CheckResult, name: str) -> PropertyResult:
     return next(p for p in res.properties if p.name == name)
 
@@ -65,9 +76,9 @@ def test_upstream_holds_with_exact_figures() -> None:
     res = result()
     assert (res.verdict, res.distinct_states, res.transitions, res.depth) == (
         Verdict.HOLDS,
-        13041,
-        48662,
-        18,
+        40492,
+        160021,
+        20,
     )
     assert res.complete and not res.failing
     assert not res.never_fired, res.never_fired
@@ -79,6 +90,7 @@ def test_upstream_holds_with_exact_figures() -> None:
         ("a THP forms", 1, "ram_load_precopy"),
         ("a split happens", 2, "deferred_split_scan"),
         ("a zero subpage is replaced by the shared zeropage", 2, "deferred_split_scan"),
+        ("a MISSING fault is raised", 3, "vcpu_access"),
         ("a MISSING fault is served", 4, "postcopy_ram_fault_thread"),
         ("a WP fault is served", 4, "ram_save_host_page"),
     ],
@@ -91,8 +103,7 @@ def test_every_witness_is_reached(witness: str, length: int, last_action: str) -
 def test_ghosts_add_no_states_to_the_correct_design() -> None:
     """The ghosts are functions of the real state in the upstream design: `populated` is
     "the entry is not none", and no bad read or untracked write is ever recorded."""
-    m = model()
-    for s in explore(m).states:
+    for s in states():
         assert s.populated == tuple(e.kind is not Kind.NONE for e in s.pte)
         assert (s.misread, s.untracked) == (-1, -1)
 
@@ -100,42 +111,58 @@ def test_ghosts_add_no_states_to_the_correct_design() -> None:
 def test_mm_forbids_zeropage_never_maps_the_zeropage() -> None:
     res = result(mm_forbids_zeropage=True)
     assert res.failing == ["a zero subpage is replaced by the shared zeropage"]
-    states = explore(model(mm_forbids_zeropage=True)).states
-    assert not any(e.kind is Kind.ZERO for s in states for e in s.pte)
-    assert any(Stat.THP_SPLIT in s.stats for s in states)
+    seen = states(mm_forbids_zeropage=True)
+    assert not any(e.kind is Kind.ZERO for s in seen for e in s.pte)
+    assert any(Stat.THP_SPLIT in s.stats for s in seen)
 
 
-def test_mlocked_split_keeps_zero_subpages_mapped() -> None:
+def test_mlocked_snapshot_never_remaps_and_postcopy_is_unlocked() -> None:
+    """mlocked applies to the snapshot user only (QEMU munlockall()s a postcopy
+    destination): there the shrinker skips the fully mapped mlocked THPs and the balloon's
+    MADV_DONTNEED is refused, so no THP of the locked VMA is split or zero-remapped; the
+    all-zero THP of the liveness rule arises only there, so that rule is vacuous."""
     res = result(mlocked=True)
-    assert (res.distinct_states, res.failing) == (
-        7058,
-        ["a zero subpage is replaced by the shared zeropage"],
+    assert (res.distinct_states, res.failing, res.vacuous) == (
+        7102,
+        [],
+        ["an all-zero THP on the split queue is eventually split"],
     )
-    states = explore(model(mlocked=True)).states
-    assert any(Stat.THP_SPLIT in s.stats for s in states)
-    assert not any(Stat.ZEROPAGE_REMAP in s.stats for s in states)
+    assert res.never_fired == ["balloon_inflate"]
+    seen = states(mlocked=True)
+    snapshot = [s for s in seen if s.phase >= Phase.RUNNING]
+    assert not any(Stat.ZEROPAGE_REMAP in s.stats for s in snapshot)
+    assert any(Stat.ZEROPAGE_REMAP in s.stats for s in seen if s.phase < Phase.RUNNING)
 
 
 # -- the bad variants -----------------------------------------------------------------------
+
+NO_BALLOON = {"balloon": False}
+SNAPSHOT = {"user": "snapshot", "balloon": False}
+"""Bugs that need no balloon are shown without it (a third of the states)."""
 
 CASES = [
     # variant, config, property, shortest trace length
     ("v1_pte_none", {"user": "postcopy"}, WRONG_FAULT, 6),
     ("v1_pte_none", {"user": "postcopy"}, IGNORED, 6),
     ("v1_pte_none", {"user": "postcopy"}, POPULATED, 4),
+    ("v1_pte_none", {"user": "postcopy"}, RECEIVED, 4),
     ("v1_pte_none", {"user": "postcopy"}, SERVED, 10),
     ("v1_pte_none", {"user": "postcopy"}, "no deadlock", 9),
-    ("v1_pte_none", {}, POPULATED, 2),
-    ("v1_pte_none", {}, PROTECTED, 4),
-    ("v1_pte_none", {}, TRACKING, 5),
-    ("khugepaged_ignores_uffd", {"user": "snapshot"}, PROTECTED, 5),
-    ("khugepaged_ignores_uffd", {"user": "snapshot"}, TRACKING, 6),
-    ("zeropage_drops_uffd_wp", {}, PROTECTED, 4),
-    ("zeropage_drops_uffd_wp", {}, TRACKING, 5),
-    ("zeropage_drops_uffd_wp", {"user": "snapshot", "max_ptes_none": 1}, TRACKING, 5),
+    ("v1_pte_none", NO_BALLOON, POPULATED, 2),
+    ("v1_pte_none", NO_BALLOON, PROTECTED, 4),
+    ("v1_pte_none", NO_BALLOON, TRACKING, 5),
+    ("khugepaged_ignores_uffd", SNAPSHOT, PROTECTED, 5),
+    ("khugepaged_ignores_uffd", SNAPSHOT, TRACKING, 6),
+    ("zeropage_drops_uffd_wp", {**SNAPSHOT, "max_ptes_none": 1}, PROTECTED, 4),
+    ("zeropage_drops_uffd_wp", {**SNAPSHOT, "max_ptes_none": 1}, TRACKING, 5),
     ("qemu_skips_nhp_range", {"user": "postcopy"}, DISCARDED, 4),
     ("qemu_skips_nhp_range", {"user": "postcopy"}, READS, 6),
-    ("underused_511_exit", {}, RECLAIMED, 3),
+    ("underused_511_exit", NO_BALLOON, RECLAIMED, 3),
+    ("balloon_in_postcopy", {"user": "postcopy"}, RECEIVED, 4),
+    ("balloon_in_postcopy", {"user": "postcopy"}, IGNORED, 5),
+    ("balloon_in_postcopy", {"user": "postcopy"}, SERVED, 10),
+    ("balloon_in_snapshot", {"user": "snapshot"}, PROTECTED, 3),
+    ("balloon_in_snapshot", {"user": "snapshot"}, TRACKING, 4),
 ]
 
 
@@ -233,7 +260,7 @@ def test_v1_stuck_vcpu_lasso() -> None:
 
 
 def test_511_lasso_leaves_the_all_zero_thp_for_ever() -> None:
-    t = trace_of(result("underused_511_exit"), RECLAIMED)
+    t = trace_of(result("underused_511_exit", **NO_BALLOON), RECLAIMED)
     assert [(s.action, s.args.get("result")) for s in t.steps[1:]] == [
         ("vcpu_access", "THP fault"),
         ("deferred_split_scan", "not underused: dequeued"),
@@ -260,3 +287,67 @@ def test_frame_map_of_the_initial_states() -> None:
     assert m.frame_map(postcopy) == ".... ....   recv 0000 0000"
     assert m.frame_map(snapshot) == ".... ....   wp 0000 0000   unsaved 0000 0000"
     assert m.view(postcopy)["guest memory"] == "d0d0 d0d0"
+
+
+# -- the virtio-balloon and QEMU's inhibit -------------------------------------------------
+
+
+def test_balloon_in_postcopy_discards_a_received_page() -> None:
+    """Without virtio_balloon_inhibited() during postcopy: the guest inflates a page it
+    received in precopy; the discard keeps its receive-bitmap bit, so its next fault is
+    dropped as already served."""
+    t = trace_of(result("balloon_in_postcopy", user="postcopy"), IGNORED)
+    assert [s.action for s in t.steps[1:]] == [
+        "ram_load_precopy",
+        "loadvm_postcopy_ram_handle_discard",
+        "postcopy_ram_incoming_setup",
+        "balloon_inflate",
+        "vcpu_access",
+    ]
+    last = t.steps[-1].state
+    assert last.received[0] and last.pte[0].kind is Kind.NONE
+    assert last.vcpu.run is Run.FAULTED and last.vcpu.page == 0
+
+
+def test_upstream_balloon_inflates_only_while_the_snapshot_has_not_started() -> None:
+    seen = states()
+    inflated = {s.phase for s in seen if s.inflated}
+    assert Phase.RUNNING in inflated
+    assert not inflated & {Phase.POSTCOPY, Phase.DISCARDED}
+    # Once the snapshot starts, a page inflated before it is a hole that the preparation
+    # fills: the discard never meets a protected page.
+    assert all(not s.inflated or s.phase is not Phase.PRECOPY for s in seen)
+
+
+# -- the fairness audit ---------------------------------------------------------------------
+
+
+def test_serving_a_fault_needs_no_fairness_at_all() -> None:
+    """The audit of the fairness an earlier version assumed (the fault thread, the
+    source's push, the snapshot's saving, each weakly fair): the model's property assumes
+    none of them and still holds at the default config -- no cycle exists while the vCPU
+    sleeps, so none of the assumptions was load-bearing."""
+    spec = next(p for p in ThpSplit.properties if p.name == SERVED)
+    assert spec.fairness == {}
+    assert prop(result(), SERVED).verdict is Verdict.HOLDS
+
+
+def test_dropping_the_shrinkers_fairness_lets_an_all_zero_thp_stay() -> None:
+    """Without memory pressure (the shrinker not weakly fair) the guest can read its
+    all-zero THP for ever while the shrinker never runs."""
+
+    class NoPressure(ThpSplit):
+        @leads_to(
+            RECLAIMED,
+            when=lambda self, s: 0 in s.split_queue and self._all_zero_thp(s, 0),
+            fairness={},
+        )
+        def memory_reclaimed(self, s: State) -> bool:
+            return not self._all_zero_thp(s, 0)
+
+    res = check(NoPressure(make_config(NoPressure, "upstream", SNAPSHOT)))
+    assert prop(res, RECLAIMED).verdict is Verdict.VIOLATED
+    t = trace_of(res, RECLAIMED)
+    loop = [s.action for s in t.steps[t.loop + 1 :]] + [t.loop_action]
+    assert "deferred_split_scan" not in loop
+    assert prop(result(**SNAPSHOT), RECLAIMED).verdict is Verdict.HOLDS

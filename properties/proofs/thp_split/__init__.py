@@ -25,19 +25,21 @@ has every guard of the model, including the counts over a region (``thp_underuse
 conjunction over all pages. :meth:`proof_transitions` drops those (see its docstring).
 
 The ``@always`` properties are per page (:class:`hintspec.smt.Forall` over the subpage
-number, for every region). Most are not inductive on their own; the ten strengthening
+number, for every region). Most are not inductive on their own; the nine strengthening
 lemmas (:meth:`lemmas`) say what the model's ghosts mean in the correct design: a page not
 dirty at the source holds what the guest last wrote (``guest``; with "after the discard a
 dirty page is empty" and "the snapshot has no dirty pages" this gives *every access reads
-what was last written*), the receive bitmap marks only mapped pages (without it a vCPU may
-fault on an empty page marked received -- the v1 bug's shape; ``tests/test_smt_thp_split.py``
-shows that CTI), the phase fixes the userfaultfd registration and turns THP off after the
-discard, a vCPU sleeping on a MISSING fault sleeps at an empty page during postcopy, every
-page is dirty or received during precopy (so the discard empties exactly the unreceived
-pages), and no entry is empty while the snapshot is prepared or tracking (so
-``ram_write_tracking_start`` protects every page). Each is necessary: without any one of
-them the step fails (a CTI). "populated is exactly: the entry maps a page" is *not* needed
--- the property's direction (populated => mapped) suffices.
+what was last written*), the phase fixes the userfaultfd registration and turns THP off
+after the discard, a vCPU sleeping on a MISSING fault sleeps at an empty page during
+postcopy, every page is dirty or received during precopy (so the discard empties exactly
+the unreceived pages), and no entry is empty while the snapshot is prepared or tracking
+(so ``ram_write_tracking_start`` protects every page). Each is necessary: without any one
+of them the step fails (a CTI). QEMU's property *a page QEMU has received stays mapped* (a
+lemma before the balloon made it breakable) is what *no vCPU waits on a fault the handler
+will ignore* needs: alone, that property has a CTI of the v1 and balloon bugs' shape, a
+vCPU faulting on an empty page marked received (``tests/test_smt_thp_split.py``).
+"populated is exactly: the entry maps a page" is *not* needed -- the property's direction
+(populated => mapped) suffices.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class ThpSplitEncoding(Invariants):
         "underused_511_exit",
         "zeropage_drops_uffd_wp",
         "qemu_skips_nhp_range",
+        "balloon_in_postcopy",
+        "balloon_in_snapshot",
     )
     bmc_depth = 8
     size_parameter = "subpages"

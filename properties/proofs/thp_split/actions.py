@@ -7,6 +7,8 @@ from typing import Any
 
 import z3
 from hintspec.models.thp_split import (
+    BALLOON_POSTCOPY,
+    BALLOON_SNAPSHOT,
     KHUGEPAGED_UFFD,
     NO_NHP,
     UNDERUSED_511,
@@ -20,14 +22,8 @@ from hintspec.models.thp_split import (
     ThpSplit,
     Uffd,
 )
-from hintspec.properties.proofs.thp_split.state import (
-    KIND_BITS,
-    PLANES,
-    Outcome,
-    Queue,
-    StateLayout,
-    Upd,
-)
+from hintspec.properties.proofs.thp_split.entries import EntryOps
+from hintspec.properties.proofs.thp_split.state import KIND_BITS, PLANES, Outcome, Upd
 from hintspec.smt import (
     Params,
     Transition,
@@ -38,7 +34,7 @@ from hintspec.smt import (
 )
 
 
-class Actions(StateLayout):
+class Actions(EntryOps):
     """``init`` and the relations of :meth:`transitions` (and the proof's looser ones)."""
 
     def __init__(self, model: ThpSplit) -> None:
@@ -52,86 +48,9 @@ class Actions(StateLayout):
             "ram_save_host_page",
             "khugepaged",
             "deferred_split_scan",
+            "balloon_inflate",
         ):
             self._proof[name] = self._relations(proof=True)[name]
-
-    def set_entry(self, c: Vars, upd: Upd, r: int, q: Any, kind: Kind, data: Any, wp: Any) -> Upd:
-        """Install entry (kind, data, wp) at subpage q of region r (after ``upd``); a page
-        counts as populated (ThpSplit._map)."""
-        out = dict(upd)
-        b0, b1 = KIND_BITS[kind]
-        for name, val in (("k0", b0), ("k1", b1), ("data", data), ("wp", wp)):
-            key = self.nm(name, r)
-            out[key] = z3.Store(out.get(key, c[key]), q, val)
-        if kind is not Kind.NONE:
-            key = self.nm("populated", r)
-            out[key] = z3.Store(out.get(key, c[key]), q, True)
-        return out
-
-    def fill(self, c: Vars, r: int, mask: Any, data: Any) -> Upd:
-        """THP subpages at the subpages of region r in ``mask`` (a frame set, or None for
-        all of them), no uffd-wp bit, populated; ``data`` is the new data set."""
-        k0, k1 = self.arr(c, "k0", r), self.arr(c, "k1", r)
-        wp, pop = self.arr(c, "wp", r), self.arr(c, "populated", r)
-        if mask is None:
-            new = (self.full(True), self.full(False), self.full(False), self.full(True))
-        else:
-            new = (
-                join(k0, mask),
-                meet(k1, complement(mask)),
-                meet(wp, complement(mask)),
-                join(pop, mask),
-            )
-        names = ("k0", "k1", "wp", "populated")
-        out = {self.nm(n, r): t for n, t in zip(names, new, strict=True)}
-        out[self.nm("data", r)] = data
-        return out
-
-    def queue(self, c: Vars) -> Queue:
-        return c["qlen"], [c[f"q{i}"] for i in range(self.R)]
-
-    @staticmethod
-    def queue_upd(qu: Queue) -> Upd:
-        n, slots = qu
-        return {"qlen": n, **{f"q{i}": s for i, s in enumerate(slots)}}
-
-    def q_contains(self, qu: Queue, r: int) -> Any:
-        n, slots = qu
-        rv = self.en(r, self.rw)
-        return z3.Or([z3.And(z3.ULT(self.en(i, self.lw), n), s == rv) for i, s in enumerate(slots)])
-
-    def q_append(self, qu: Queue, r: int) -> Queue:
-        n, slots = qu
-        rv = self.en(r, self.rw)
-        return n + 1, [z3.If(n == self.en(i, self.lw), rv, s) for i, s in enumerate(slots)]
-
-    def q_remove(self, qu: Queue, r: int) -> Queue:
-        """Remove r, which is in the queue (the slots after it move down)."""
-        n, slots = qu
-        rv, zero = self.en(r, self.rw), self.en(0, self.rw)
-        new = []
-        for i in range(self.R):
-            at_or_after = z3.Or(
-                [z3.And(z3.ULT(self.en(j, self.lw), n), slots[j] == rv) for j in range(i + 1)]
-            )
-            new.append(z3.If(at_or_after, slots[i + 1] if i + 1 < self.R else zero, slots[i]))
-        return n - 1, new
-
-    def q_pop(self, qu: Queue) -> Queue:
-        n, slots = qu
-        return n - 1, [*slots[1:], self.en(0, self.rw)]
-
-    @staticmethod
-    def q_if(cond: Any, a: Queue, b: Queue) -> Queue:
-        return z3.If(cond, a[0], b[0]), [z3.If(cond, x, y) for x, y in zip(a[1], b[1], strict=True)]
-
-    def havoc_regions(self, p: Params) -> Upd:
-        """thp, the split queue and the remap witness take any value (proof relation)."""
-        out: Upd = {"qlen": p.bitvec("qlen", self.lw), "stat_remap": p.bool("stat_remap")}
-        for r in range(self.R):
-            out[f"thp{r}"] = p.bool(f"thp{r}")
-            out[f"q{r}"] = p.bitvec(f"q{r}", self.rw)
-        return out
 
     def init(self, v: Vars) -> Any:
         scalars: dict[str, Any] = {
@@ -145,6 +64,7 @@ class Actions(StateLayout):
             "qlen": self.en(0, self.lw),
             "stat_split": z3.BoolVal(False),
             "stat_remap": z3.BoolVal(False),
+            "inflated": z3.BoolVal(False),
             "misread_set": z3.BoolVal(False),
             "misread": self.en(0, self.L),
             "untracked_set": z3.BoolVal(False),
@@ -242,6 +162,7 @@ class Actions(StateLayout):
             "ram_write_tracking_start": self._tracking_start,
             "ram_save_host_page": bind(self._save_host_page),
             "ram_write_tracking_stop": self._tracking_stop,
+            "balloon_inflate": bind(self._balloon_inflate),
             "khugepaged": bind(self._khugepaged),
             "deferred_split_scan": bind(self._deferred_split_scan),
         }
@@ -431,14 +352,7 @@ class Actions(StateLayout):
             freed = z3.And(
                 [z3.Not(z3.And(z3.Not(dirty[j]), self.kind(c, r, j, Kind.THP))) for j in subs]
             )
-            act = z3.And(touched, c[f"thp{r}"])
-            upd[f"thp{r}"] = z3.And(c[f"thp{r}"], z3.Not(z3.And(act, freed)))
-            inq = self.q_contains(qu, r)
-            qu = self.q_if(
-                z3.And(act, freed, inq),
-                self.q_remove(qu, r),
-                self.q_if(z3.And(act, z3.Not(freed), z3.Not(inq)), self.q_append(qu, r), qu),
-            )
+            qu = self.after_unmap(c, upd, qu, r, touched, freed)
         upd.update(self.queue_upd(qu))
         return z3.And(self.phase_is(c, Phase.PRECOPY), self.assign(c, n, upd))
 
@@ -564,6 +478,42 @@ class Actions(StateLayout):
             self.assign(c, n, upd),
         )
 
+    def _balloon_inflate(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
+        """ThpSplit.balloon_inflate: MADV_DONTNEED of one mapped page while the guest runs
+        and virtio_balloon_inhibited() is false; a THP that loses the subpage is queued as
+        partially mapped, or freed with its last one."""
+        if not self.m.config.balloon:
+            return z3.BoolVal(False)
+        allowed = [Phase.RUNNING]
+        if self.variant == BALLOON_POSTCOPY:
+            allowed.append(Phase.POSTCOPY)
+        if self.variant == BALLOON_SNAPSHOT:
+            allowed += [Phase.PREPARED, Phase.TRACKING]
+        q = p.bitvec("subpage", self.sw)
+        f = z3.BoolVal(False)
+        cases = []
+        for r in range(self.R):
+            upd = self.set_entry(c, {}, r, q, Kind.NONE, f, f)
+            for name in ("populated", "guest"):
+                key = self.nm(name, r)
+                upd[key] = z3.Store(c[key], q, False)
+            upd["inflated"] = z3.BoolVal(True)
+            was_thp = self.kind(c, r, q, Kind.THP)
+            if proof:
+                upd.update(self.havoc_regions(p))
+            else:
+                freed = z3.Store(self.thp_set(c, r), q, False) == self.full(False)
+                qu = self.after_unmap(c, upd, self.queue(c), r, was_thp, freed)
+                upd.update(self.queue_upd(qu))
+            cases.append(z3.And(z3.Not(self.none(c, r, q)), self.assign(c, n, upd)))
+        return z3.And(
+            z3.Not(c["inflated"]),
+            self.phase_is(c, *allowed),
+            c["run"] == self.en(Run.RUNNING, 2),
+            z3.Not(self.locked(c)),
+            z3.Or(cases),
+        )
+
     def _khugepaged(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
         armed = self.armed(c) if self.variant != KHUGEPAGED_UFFD else z3.BoolVal(False)
         cases = []
@@ -602,22 +552,31 @@ class Actions(StateLayout):
         remapped_any = zero != self.full(False)
         # The zero subpages become: kept small pages (no zeropage allowed), the zeropage
         # (keeping uffd-wp unless WP_LOST), or -- v1 in a VMA not armed -- pte_none.
-        if cfg.mlocked or cfg.mm_forbids_zeropage:
-            k0_new, wp_new, remapped = rest, wp, z3.BoolVal(False)
-        else:
-            k0_new = join(rest, zero)
-            wp_new = wp if self.variant != WP_LOST else meet(wp, complement(zero))
-            remapped = remapped_any
         k1_new = join(k1, thp)
-        if self.variant == V1 and not (cfg.mlocked or cfg.mm_forbids_zeropage):
+        if cfg.mm_forbids_zeropage:
+            return self._split_upd(r, rest, k1_new, wp), z3.BoolVal(False)
+        k0_new = join(rest, zero)
+        wp_new = wp if self.variant != WP_LOST else meet(wp, complement(zero))
+        remapped = remapped_any
+        if self.variant == V1:
             unarmed = z3.Not(self.armed(c))
             k0_new = z3.If(unarmed, rest, k0_new)
             k1_new = z3.If(unarmed, join(k1, meet(thp, complement(zero))), k1_new)
             wp_new = z3.If(unarmed, meet(wp, complement(zero)), wp_new)
             remapped = z3.And(self.armed(c), remapped)
-        upd = {self.nm("k0", r): k0_new, self.nm("k1", r): k1_new, self.nm("wp", r): wp_new}
+        if cfg.mlocked:
+            # VM_LOCKED: every subpage stays a mapped page, with its bit (as mm_forbids).
+            locked = self.locked(c)
+            k0_new = z3.If(locked, rest, k0_new)
+            k1_new = z3.If(locked, join(k1, thp), k1_new)
+            wp_new = z3.If(locked, wp, wp_new)
+            remapped = z3.And(z3.Not(locked), remapped)
+        return self._split_upd(r, k0_new, k1_new, wp_new), remapped
+
+    def _split_upd(self, r: int, k0: Any, k1: Any, wp: Any) -> Upd:
+        upd = {self.nm("k0", r): k0, self.nm("k1", r): k1, self.nm("wp", r): wp}
         upd["stat_split"] = z3.BoolVal(True)
-        return upd, remapped
+        return upd
 
     def _deferred_split_scan(self, c: Vars, n: Vars, p: Params, *, proof: bool) -> Any:
         cases = []
@@ -639,7 +598,7 @@ class Actions(StateLayout):
             else:
                 zeros = self.count(r, complement(self.arr(c, "data", r)).__getitem__)
                 underused = z3.UGT(zeros, self.en(self.mpn, self.cw))
-            do_split = partial if self.m.config.mlocked else z3.Or(partial, underused)
+            do_split = z3.Or(partial, z3.And(z3.Not(self.locked(c)), underused))
             head = c["q0"] == self.en(r, self.rw)
             cases.append(
                 z3.And(head, self.emit(c, n, [(do_split, split), (z3.Not(do_split), popped)]))

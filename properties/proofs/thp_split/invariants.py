@@ -44,6 +44,11 @@ class Invariants(Actions):
                     self.arr(v, "populated", r)[q], z3.Not(self.none(v, r, q))
                 )
             ),
+            "a page QEMU has received stays mapped": self.per_page(
+                lambda v, r, q: z3.Implies(
+                    self.arr(v, "received", r)[q], z3.Not(self.none(v, r, q))
+                )
+            ),
             "a discarded page stays empty until QEMU places it": self.per_page(
                 lambda v, r, q: z3.Implies(
                     z3.And(self.phase_is(v, *postcopy), z3.Not(self.arr(v, "received", r)[q])),
@@ -101,11 +106,6 @@ class Invariants(Actions):
                             self.kind(v, r, q, Kind.ZERO), z3.Not(self.arr(v, "data", r)[q])
                         ),
                     )
-                )
-            ),
-            "the receive bitmap marks only mapped pages": self.per_page(
-                lambda v, r, q: z3.Implies(
-                    self.arr(v, "received", r)[q], z3.Not(self.none(v, r, q))
                 )
             ),
             "during precopy every page is dirty at the source or received": self.per_page(

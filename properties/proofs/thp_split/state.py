@@ -162,6 +162,12 @@ class StateLayout(Encoding[State]):
         """What a read fault or UFFDIO_ZEROPAGE maps (ThpSplit._zero_entry)."""
         return Kind.PAGE if self.m.config.mm_forbids_zeropage else Kind.ZERO
 
+    def locked(self, c: Vars) -> Any:
+        """VM_LOCKED (ThpSplit._locked): config ``mlocked`` in the snapshot's phases."""
+        if not self.m.config.mlocked:
+            return z3.BoolVal(False)
+        return self.phase_is(c, *SNAPSHOT)
+
     def armed(self, c: Vars) -> Any:
         return c["uffd"] != self.en(Uffd.NONE, 2)
 
@@ -187,6 +193,7 @@ class StateLayout(Encoding[State]):
             qlen=bv(self.lw),
             stat_split=z3.BoolSort(),
             stat_remap=z3.BoolSort(),
+            inflated=z3.BoolSort(),
             misread_set=z3.BoolSort(),
             misread=bv(self.L),
             untracked_set=z3.BoolSort(),
@@ -226,6 +233,7 @@ class StateLayout(Encoding[State]):
             qlen=len(state.split_queue),
             stat_split=Stat.THP_SPLIT in state.stats,
             stat_remap=Stat.ZEROPAGE_REMAP in state.stats,
+            inflated=state.inflated,
             misread_set=state.misread >= 0,
             misread=max(state.misread, 0),
             untracked_set=state.untracked >= 0,
@@ -272,6 +280,7 @@ class StateLayout(Encoding[State]):
             unsaved=plane("unsaved"),
             populated=plane("populated"),
             stats=frozenset(stats),
+            inflated=bool(values["inflated"]),
             misread=int(values["misread"]) if values["misread_set"] else -1,
             untracked=int(values["untracked"]) if values["untracked_set"] else -1,
         )
