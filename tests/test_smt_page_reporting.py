@@ -110,6 +110,19 @@ def test_without_the_lemma_the_step_has_a_counterexample(
     assert _step(enc, full, 1, action, broken, Budget(300), 0) is None
 
 
+def test_data_loss_alone_needs_the_no_data_lemma() -> None:
+    # Proven with the other properties, poison_kept already says what a free frame holds;
+    # proven alone, the data-loss property needs the lemma: without it, the host may
+    # discard an isolated frame that holds data.
+    loss = "the host never discards data the guest is using"
+    enc = encoding("upstream", **PROOF)
+    conj = enc.conjuncts([loss])
+    del conj[NO_DATA]
+    cti = _step(enc, conj, 1, "host_report", loss, Budget(300), 0)
+    assert isinstance(cti, Cti) and cti.broken == loss
+    assert _step(enc, enc.conjuncts([loss]), 1, "host_report", loss, Budget(300), 0) is None
+
+
 def test_liveness_only_variants_break_no_safety_property() -> None:
     cls = get_model("page_reporting")
     enc_cls = type(encoding("upstream", frames=4))
