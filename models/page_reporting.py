@@ -1255,7 +1255,7 @@ class PageReporting(Model[Config, State]):
             for block in blocks:
                 if frame in block_frames(block):
                     return f"{what} block {fmt_block(block)}"
-        return "in no block"
+        return "in no block"  # pragma: no cover -- explanations; ownership names lost frames
 
     # -- witnesses -------------------------------------------------------------------------
     # A witness whose event the configuration rules out (report_errors=false: no report
