@@ -1,11 +1,12 @@
 """Properties every guest-to-host hinting protocol must keep, as reusable checks.
 
 Free page reporting, free page hinting and the balloon all hand guest pages to the host.
-Whatever the mechanism, four rules hold (kernel-facts §1.7, §6):
+Whatever the mechanism, four rules hold (``docs/models/page_reporting.md`` gives the
+sources: mm/page_reporting.c, drivers/virtio/virtio_balloon.c, the virtio specification):
 
 * **in-flight cap** -- at most a fixed number of blocks are away from the allocator at once
-  (``PAGE_REPORTING_CAPACITY``; the pre-upstream designs that lacked a cap could starve the
-  allocator, §5.3 item 1);
+  (``PAGE_REPORTING_CAPACITY``; the pre-upstream designs that lacked a cap could hold back
+  a large part of free memory and starve the allocator);
 * **ack before reuse** -- a page handed to the host returns to the guest's use only after the
   host has acknowledged it (virtio spec: the driver MUST NOT use reported pages before the
   ack), otherwise the host may discard data the guest has since written;

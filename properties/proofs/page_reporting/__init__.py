@@ -1,56 +1,43 @@
 """Z3 encoding of ``models/page_reporting.py`` (free page reporting, virtio-balloon, QEMU).
 
-State variables (frame sets are :func:`hintspec.smt.frames_sort` arrays, true at a frame):
+State variables (frame sets are :func:`hintspec.smt.frames_sort` arrays, true at a frame;
+frame numbers run to the next power of two, and frames past the memory hold nothing):
 
-* ``free{o}`` (o in 0..top) -- ``State.free_area[o]``, the heads on each free list;
-* ``allocated{o}`` (o in 0..max_alloc_order) -- ``State.allocated`` by order (the clients
-  allocate no larger block; ``encode`` rejects a state holding one);
-* ``reported`` -- PG_reported (or PageOffline) heads;
-* ``acked{o}`` (o in report_order..top) -- the ghost ``acked`` by order (only blocks the
-  worker isolated, all at or above the reporting order, get there);
-* ``content0..2`` -- ``Content`` per frame as three bit planes; ``handed`` -- the ghost;
-* ``word``, ``work_queued``, ``pc``, ``order``, ``err``, ``quiet`` (``Phase.QUIET``);
-* ``has_budget`` / ``budget`` -- the cycle's budget (None, or the value + 1: -1 is reachable);
+* ``free{z}_{o}{U|M}`` -- the heads on zone z's free list of order o and migratetype
+  UNMOVABLE or MOVABLE (``State.free_area``);
+* ``allocated{o}`` (o in 0..max_alloc_order) -- ``State.allocated`` by order;
+* ``reported`` -- PG_reported (or PageOffline) heads; ``unmovable`` -- the pageblocks
+  (indexed by pageblock number) whose type is UNMOVABLE;
+* ``acked{o}``, ``owed{o}`` (o in report_order..top) -- the ghosts by order;
+* ``content0..2`` -- ``Content`` per frame as three bit planes; ``handed``, ``discarded``;
+* ``word``, ``work_queued``, ``pc``, the pass's position (``zone1``, ``order``, ``movable``),
+  ``has_budget`` / ``budget`` (None, or the value + 1: -1 is reachable), ``err``, ``quiet``;
 * the scatterlist as the kernel fills it: ``nents`` entries in slots ``sg_head{j}`` /
-  ``sg_order{j}``, j < nents, slot j holding the j-th block isolated since the last report
-  (``sg_set_page(&sgl[--offset])`` fills from the end, so ``State.sgl`` is the slots read
-  backwards); unused slots are 0. ``capacity`` slots (``isolate_ignores_cap``: as many as
-  blocks at or above the reporting order fit in memory);
-* the virtqueue of size 1: ``ring`` (0 empty, 1 the buffer is available, 2 used: the host
-  pops and pushes in one step, so it is never in flight) and the buffer's own copy of the
-  scatterlist, ``ring_n`` / ``ring_head{j}`` / ``ring_order{j}`` (in ``reuse_before_ack``
-  the ring's buffer outlives the scatterlist it was made from).
+  ``sg_order{j}`` (``sg_set_page(&sgl[--offset])`` fills from the end, so ``State.sgl`` is
+  the slots read backwards); unused slots are 0;
+* the virtqueue of size 1: ``ring`` (0 empty, 1 available, 2 used) and its own copy of the
+  scatterlist, ``ring_n`` / ``ring_head{j}`` / ``ring_order{j}``.
 
-Actions are as in the model, each one relation. ``walk`` isolates into the slots from
-``nents`` on, one fresh head per slot, ascending (the order ``_isolate`` takes them in);
-"every unreported head of the list" is "the list minus the chosen heads has no unreported
-head left" (a ``z3.Lambda`` set difference compared with the empty set), so no count is
-needed; only the budget (``DIV_ROUND_UP(nr_free, capacity * 16)``) counts a whole list. The
-drain puts the slots back one at a time, last slot first, each with the merge chain of
-``__free_one_page`` unrolled for every order the slot may hold (the heads of a block's
-ancestors are ``head & ~((1 << k) - 1)`` whatever its order, so the chains share their terms).
-``host_report`` updates ``handed`` and the content planes of every frame the ring's buffer
-covers: a ``z3.Lambda`` over frames (read one frame at a time in the induction step).
+Actions are as in the model, each one relation (:mod:`.actions`, the pass in :mod:`.walk`).
+Merges unroll ``__free_one_page`` over the zone's orders; the drain puts the slots back one
+at a time, last slot first. ``host_report`` updates the frames the ring's buffer covers:
+one store per frame in the exact relation, a ``z3.Lambda`` over frames in the proof
+relation (the same function; the induction step then reads only the frames its goal names).
 
-The proof relation (:meth:`PageReportingEncoding.proof_transitions`) loosens one action,
-``walk``: the list it walks is any list at or above ``order`` (not the first one with an
-unreported block), it isolates any 1..room unreported heads and then either walks on or
-reports (not "all of them if they fit, else exactly room"), a new cycle's budget is any
-value, and the leftover report or the end of the pass is taken whether or not a list above
-still has work. Every Python successor is among its successors (the conformance test checks
-it), so a proof with it covers the model; it drops the set-emptiness tests and the count of
-a whole free list, which would drag every frame into the induction step.
+The proof relation (:meth:`PageReportingEncoding.proof_transitions`) loosens ``walk``: any
+list at or after the position, any 1..room unreported heads, then walk on or report; a new
+cycle's budget is any value; a zone's end is taken whether or not a list still has work.
+Every Python successor is among its successors (the conformance test checks it).
 
-Invariants: ownership, "reported => free head", the cap, ack-before-reuse, no data loss,
-poison kept, no double hint and the mark's meaning, all per frame
-(:class:`hintspec.smt.Forall`) or over the slots. See :meth:`PageReportingEncoding.lemmas`
-for what the induction needs besides them.
+See :meth:`~.invariants.Invariants.lemmas` for what the induction needs besides the
+properties.
 """
 
 from __future__ import annotations
 
-from hintspec.models.page_reporting import Discard, FreeInit
+from hintspec.models.page_reporting import Discard, FreeInit, PageReporting
 from hintspec.properties.proofs.page_reporting.invariants import Invariants
+from hintspec.smt import Transition
 
 
 class PageReportingEncoding(Invariants):
@@ -70,49 +57,92 @@ class PageReportingEncoding(Invariants):
         "atomic_set_idle",
         "no_poison_check",
         "offline_mixed_merge",
+        "notify_unmerged_order",
+        "pass_reports_nothing",
+        "busy_poll_ack",
+        "host_rounds_out",
     )
     bmc_depth = 10
     proved_variants = ("upstream", "offline")
-    report_config = {"frames": 512, "report_order": 2, "capacity": 2}
-    report_bmc_config = {"frames": 8}
-    bench_sizes = (64, 128, 256, 512, 1024)
-    bench_bmc_sizes = (8,)
-    bench_config = {"report_order": 2, "capacity": 2}
+    report_config = {"frames": 64, "movable_frames": 0, "report_order": 2, "capacity": 2}
+    report_bmc_config = {"movable_frames": 0}
+    size_parameter = "frames"
+    bench_sizes = (64, 128, 256, 512)
+    bench_bmc_sizes = (2, 4)
+    bench_config = {"movable_frames": 0, "report_order": 2, "capacity": 2}
     conformance_configs = (
-        ({"frames": 4, "report_order": 0, "capacity": 1}, 3),
+        ({"frames": 2, "movable_frames": 2, "capacity": 1}, 3),
         (
             {
-                "frames": 8,
+                "frames": 4,
+                "movable_frames": 0,
+                "pageblock_order": 1,
                 "report_order": 1,
                 "capacity": 2,
-                "max_alloc_order": 2,
                 "discard": Discard.FREE,
-                "free_init": FreeInit.ZERO,
             },
-            1,
+            2,
         ),
         (
             {
                 "frames": 4,
-                "report_order": 1,
+                "movable_frames": 4,
+                "report_order": 0,
                 "capacity": 2,
+                "host_page_order": 1,
                 "free_init": FreeInit.POISON,
                 "page_poison": False,
             },
-            2,
+            1,
+        ),
+        (
+            {"frames": 8, "movable_frames": 0, "fragmented": True, "clients": False, "capacity": 1},
+            1,
         ),
     )
-    """Budget, capacity 1 and 2, report order 0 and 1, MADV_FREE with init_on_free, and page
-    poisoning without PAGE_POISON (reporting off, but on in ``no_poison_check``)."""
-    bitblast_config = {"frames": 8, "report_order": 0, "capacity": 2}
-    liveness_only = ("no_budget", "atomic_set_idle")
-    """Bad variants that break only leads-to properties: no bounded search of the safety
+    """Two zones with capacity 1; pageblock order 1 with MADV_FREE (the steal below
+    pageblock order); a host page of two frames with poisoning but no PAGE_POISON (reporting
+    off, but on in ``no_poison_check``); the fragmented start that spends the budget."""
+    bitblast_config = {"frames": 4, "movable_frames": 2, "capacity": 2}
+    liveness_only = ("no_budget", "busy_poll_ack")
+    """Bad variants that break only liveness properties: no bounded search of the safety
     properties refutes them (the explorer's manifest does)."""
     proof_properties = (
         "no page is lost or owned twice",
         "a reported page is a free buddy head",
         "at most capacity blocks are isolated",
+        "a reported page goes back to the allocator only after the host acked it",
+        "the host never discards data the guest is using",
+        "a free page reads back what the guest wrote when it freed it",
+        "a block is not reported again while it stays free and unmerged",
+        "every frame of a marked block was handed to the host and not written since",
+        "a reported block gives its memory back to the host",
     )
-    """The three structural invariants of issue 8. The content properties need the host's
-    exact update, which the proof relation leaves open; ack-before-reuse and no-double-hint
-    need lemmas about the ring and ``acked`` that are not written yet. BMC searches all."""
+    """Every safety property but "the worker does not go idle while a block the guest freed
+    waits for its report" (bounded response over the ghost ``owed``: BMC searches it)."""
+
+    def __init__(self, model: PageReporting) -> None:
+        super().__init__(model)
+        self._exact: dict[str, Transition] = {
+            "alloc": self._alloc,
+            "write": self._write,
+            "free": self._free,
+            "worker_start": self._worker_start,
+            "walk": self._walk_exact,
+            "report": self._report,
+            "host_report": self._host_report,
+            "drain": self._drain_action,
+            "finish": self._finish,
+            "quiesce": self._quiesce,
+        }
+        self._loose: dict[str, Transition] = {
+            "walk": self._walk_loose,
+            "host_report": self._host_report_local,
+        }
+
+    def transitions(self) -> dict[str, Transition]:
+        # The same callables every time: loosened() tells the loosened actions by identity.
+        return dict(self._exact)
+
+    def proof_transitions(self) -> dict[str, Transition]:
+        return self._exact | self._loose

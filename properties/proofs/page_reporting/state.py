@@ -9,6 +9,7 @@ import z3
 from hintspec.lang.virtqueue import Virtqueue
 from hintspec.models.page_reporting import (
     Content,
+    Migratetype,
     PageReporting,
     Pc,
     Phase,
@@ -27,8 +28,14 @@ from hintspec.smt import (
 RING_EMPTY, RING_AVAIL, RING_USED = 0, 1, 2
 """Where the virtqueue's one buffer is."""
 
+MTS = ("U", "M")
+"""Migratetype letters, in ``Migratetype`` order (UNMOVABLE, MOVABLE)."""
 
 _DATA, _LOST, _POISON, _ZERO = Content.DATA, Content.LOST, Content.POISON, Content.ZERO
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(1, (n - 1).bit_length())
 
 
 class StateLayout(Encoding[State]):
@@ -38,14 +45,21 @@ class StateLayout(Encoding[State]):
         super().__init__(model)
         cfg = model.config
         self.m = model
-        self.n = cfg.frames
+        self.total = model.frames
+        self.n = _pow2(self.total)
+        """Frame numbers run to the next power of two; those past the memory hold nothing."""
+        self.zones = model.zones
+        self.zstart = model.zone_start
+        self.ztop = model.zone_top
         self.top = model.top
         self.ro = cfg.report_order
         self.mao = cfg.max_alloc_order
         self.cap = cfg.capacity
+        self.pb = cfg.pageblock_order
+        self.hpo = cfg.host_page_order
         self.variant = model.variant
         self.ignores_cap = self.variant == "isolate_ignores_cap"
-        self.slots = self.n >> self.ro if self.ignores_cap else self.cap
+        self.slots = cfg.frames >> self.ro if self.ignores_cap else self.cap
         self.fs = frames_sort(self.n)
         self.iw = self.fs.domain().size()
         self.ow = (self.top + 1).bit_length()
@@ -53,11 +67,23 @@ class StateLayout(Encoding[State]):
         self.bw = (self.n // 16 + 3).bit_length()
         self.rep_orders = range(self.ro, self.top + 1)
 
+    # -- names -----------------------------------------------------------------------------
+
+    def lists(self, zone: int | None = None) -> list[tuple[int, int, int]]:
+        """(zone, order, migratetype) of every free list, or of one zone's, in walk order."""
+        zones = range(self.zones) if zone is None else [zone]
+        return [(z, o, m) for z in zones for o in range(self.ztop[z] + 1) for m in (0, 1)]
+
+    @staticmethod
+    def free(z: int, o: int, m: int) -> str:
+        return f"free{z}_{o}{MTS[m]}"
+
     def _sets(self) -> list[str]:
-        out = [f"free{o}" for o in range(self.top + 1)]
+        out = [self.free(*lid) for lid in self.lists()]
         out += [f"allocated{o}" for o in range(self.mao + 1)]
         out += ["reported"] + [f"acked{o}" for o in self.rep_orders]
-        return [*out, "content0", "content1", "content2", "handed"]
+        out += [f"owed{o}" for o in self.rep_orders]
+        return [*out, "unmovable", "content0", "content1", "content2", "handed", "discarded"]
 
     def sorts(self) -> dict[str, Any]:
         out: dict[str, Any] = dict.fromkeys(self._sets(), self.fs)
@@ -66,7 +92,9 @@ class StateLayout(Encoding[State]):
             "word": bv(2),
             "work_queued": z3.BoolSort(),
             "pc": bv(3),
+            "zone1": z3.BoolSort(),
             "order": bv(self.ow),
+            "movable": z3.BoolSort(),
             "has_budget": z3.BoolSort(),
             "budget": bv(self.bw),
             "err": z3.BoolSort(),
@@ -75,26 +103,37 @@ class StateLayout(Encoding[State]):
             "ring": bv(2),
             "ring_n": bv(self.nw),
         }
-        for j in range(self.slots):
-            out |= {f"sg_head{j}": bv(self.iw), f"sg_order{j}": bv(self.ow)}
-        for j in range(self.slots):
-            out |= {f"ring_head{j}": bv(self.iw), f"ring_order{j}": bv(self.ow)}
+        for prefix in ("sg", "ring"):
+            for j in range(self.slots):
+                out |= {f"{prefix}_head{j}": bv(self.iw), f"{prefix}_order{j}": bv(self.ow)}
         return out
+
+    # -- concrete values -------------------------------------------------------------------
 
     def encode(self, state: State) -> dict[str, Value]:
         out: dict[str, Value] = dict.fromkeys(self.sorts(), 0)
-        for o, heads in enumerate(state.free_area):
-            out[f"free{o}"] = bits.to_bits(heads)
-        for head, o in state.allocated:
-            if o > self.mao:
-                raise ValueError(f"allocated block {head}/o{o} has no encoding")
-            out[f"allocated{o}"] = int(out[f"allocated{o}"]) | (1 << head)
-        for head, o in state.acked:
-            if f"acked{o}" not in out:
-                raise ValueError(f"acked block {head}/o{o} has no encoding")
-            out[f"acked{o}"] = int(out[f"acked{o}"]) | (1 << head)
+        m = self.m
+        for lid, heads in enumerate(state.free_area):
+            z, o, mt = lid // (2 * m.orders), lid // 2 % m.orders, lid % 2
+            if heads and o > self.ztop[z]:
+                raise ValueError(f"a free block of order {o} in zone {z} has no encoding")
+            if heads:
+                out[self.free(z, o, mt)] = int(out[self.free(z, o, mt)]) | bits.to_bits(heads)
+        for name, blocks, orders in (
+            ("allocated", state.allocated, range(self.mao + 1)),
+            ("acked", state.acked, self.rep_orders),
+            ("owed", state.owed, self.rep_orders),
+        ):
+            for head, o in blocks:
+                if o not in orders:
+                    raise ValueError(f"{name} block {head}/o{o} has no encoding")
+                out[f"{name}{o}"] = int(out[f"{name}{o}"]) | (1 << head)
         out["reported"] = bits.to_bits(state.reported)
         out["handed"] = bits.to_bits(state.handed)
+        out["discarded"] = bits.to_bits(state.discarded)
+        out["unmovable"] = bits.to_bits(
+            i for i, mt in enumerate(state.pageblock) if mt is Migratetype.UNMOVABLE
+        )
         for plane in range(3):
             out[f"content{plane}"] = bits.to_bits(
                 f for f, c in enumerate(state.content) if int(c) >> plane & 1
@@ -103,7 +142,9 @@ class StateLayout(Encoding[State]):
             "word": int(state.word),
             "work_queued": state.work_queued,
             "pc": int(state.pc),
+            "zone1": state.zone == 1,
             "order": state.order,
+            "movable": state.mt is Migratetype.MOVABLE,
             "has_budget": state.budget is not None,
             "budget": 0 if state.budget is None else state.budget + 1,
             "err": state.err,
@@ -115,9 +156,9 @@ class StateLayout(Encoding[State]):
             raise ValueError(f"virtqueue {vq!r} has no encoding")
         if vq.avail or vq.used:
             buf = (vq.avail + vq.used)[0]
-            blocks = [(buf[i], buf[i + 1]) for i in range(0, len(buf), 2)]
+            ring_blocks = [(buf[i], buf[i + 1]) for i in range(0, len(buf), 2)]
             out["ring"] = RING_AVAIL if vq.avail else RING_USED
-            out |= self._encode_sg("ring", list(reversed(blocks)), "ring_n")
+            out |= self._encode_sg("ring", list(reversed(ring_blocks)), "ring_n")
         return out
 
     def _encode_sg(
@@ -138,17 +179,24 @@ class StateLayout(Encoding[State]):
         )
 
     def decode(self, values: Mapping[str, Value]) -> State:
+        m = self.m
+
         def frames(name: str) -> frozenset[int]:
             return frozenset(bits.from_bits(int(values[name])))
 
         def blocks(prefix: str, orders: range) -> frozenset[tuple[int, int]]:
             return frozenset((h, o) for o in orders for h in frames(f"{prefix}{o}"))
 
+        lists: list[list[int]] = [[] for _ in range(self.zones * m.orders * 2)]
+        for z, o, mt in self.lists():
+            for h in bits.from_bits(int(values[self.free(z, o, mt)])):
+                lists[m.list_id(z, o, mt)].append(h)
         planes = [int(values[f"content{p}"]) for p in range(3)]
         content = []
-        for f in range(self.n):
+        for f in range(self.total):
             c = sum(((planes[p] >> f) & 1) << p for p in range(3))
             content.append(Content(c) if c <= max(Content) else Content.UNDEF)  # CTI junk
+        unmovable = frames("unmovable")
         ring = int(values["ring"])
         buf = tuple(x for b in self._decode_sg(values, "ring", "ring_n") for x in b)
         vq = Virtqueue(size=1)
@@ -158,8 +206,10 @@ class StateLayout(Encoding[State]):
             vq = Virtqueue(size=1, used=(buf,))
         word, pc = int(values["word"]), int(values["pc"])
         return State(
-            free_area=tuple(
-                tuple(bits.from_bits(int(values[f"free{o}"]))) for o in range(self.top + 1)
+            free_area=tuple(tuple(sorted(heads)) for heads in lists),
+            pageblock=tuple(
+                Migratetype.UNMOVABLE if i in unmovable else Migratetype.MOVABLE
+                for i in range(self.total >> self.pb)
             ),
             reported=frames("reported"),
             allocated=blocks("allocated", range(self.mao + 1)),
@@ -167,15 +217,21 @@ class StateLayout(Encoding[State]):
             word=Word(word) if word <= max(Word) else Word.IDLE,
             work_queued=bool(values["work_queued"]),
             pc=Pc(pc) if pc <= max(Pc) else Pc.OFF,
+            zone=1 if values["zone1"] else 0,
             order=int(values["order"]),
+            mt=Migratetype.MOVABLE if values["movable"] else Migratetype.UNMOVABLE,
             budget=int(values["budget"]) - 1 if values["has_budget"] else None,
             sgl=self._decode_sg(values, "sg", "nents"),
             err=bool(values["err"]),
             vq=vq,
             phase=Phase.QUIET if values["quiet"] else Phase.RUNNING,
+            discarded=frames("discarded"),
             handed=frames("handed"),
             acked=blocks("acked", self.rep_orders),
+            owed=blocks("owed", self.rep_orders),
         )
+
+    # -- terms -----------------------------------------------------------------------------
 
     def _bv(self, value: int, width: int) -> Any:
         return z3.BitVecVal(value, width)
@@ -189,8 +245,34 @@ class StateLayout(Encoding[State]):
     def _slot(self, j: int) -> Any:
         return self._bv(j, self.nw)
 
+    def _idx(self, f: int) -> Any:
+        return self._bv(f, self.iw)
+
     def _empty(self) -> Any:
         return bits.empty(self.index())
+
+    def in_zone(self, f: Any, z: int) -> Any:
+        """Frame ``f`` lies in zone ``z``."""
+        lo, hi = self.zstart[z], self.zstart[z] + (1 << self.ztop[z])
+        parts = [] if lo == 0 else [z3.UGE(f, self._idx(lo))]
+        if hi < self.n:
+            parts.append(z3.ULT(f, self._idx(hi)))
+        return z3.And(parts) if parts else z3.BoolVal(True)
+
+    def exists(self, f: Any) -> Any:
+        """Frame ``f`` is memory (not past the last zone)."""
+        return z3.ULT(f, self._idx(self.total)) if self.total < self.n else z3.BoolVal(True)
+
+    def at_zone(self, v: Vars, z: int) -> Any:
+        return v["zone1"] if z == 1 else z3.Not(v["zone1"])
+
+    def pageblock(self, head: Any) -> Any:
+        """The index of the pageblock of frame ``head`` in ``unmovable``."""
+        return z3.LShR(head, self.pb) if self.pb else head
+
+    def unmovable_at(self, v: Vars, head: Any) -> Any:
+        """``get_pageblock_migratetype(head) == MIGRATE_UNMOVABLE``."""
+        return v["unmovable"][self.pageblock(head)]
 
     def _covers(self, f: Any, head: Any, order: Any) -> Any:
         """Frame ``f`` lies in the block (``head``, symbolic ``order``)."""
@@ -217,8 +299,12 @@ class StateLayout(Encoding[State]):
     def _written(self, c: Vars, head: Any) -> Any:
         return z3.Or(self._content_is(c, head, _DATA), self._content_is(c, head, _LOST))
 
-    def _unreported(self, v: Vars, o: int) -> Any:
-        """The heads the pass may isolate from list ``o``."""
+    def _unreported(self, v: Vars, z: int, o: int, m: int) -> Any:
+        """The heads the pass may isolate from a list."""
         if self.variant == "walk_ignores_reported":
-            return v[f"free{o}"]
-        return minus(v[f"free{o}"], v["reported"])
+            return v[self.free(z, o, m)]
+        return minus(v[self.free(z, o, m)], v["reported"])
+
+    def free_head(self, v: Vars, f: Any, o: int) -> Any:
+        """``f`` heads a free block of order ``o`` on some list of some zone."""
+        return z3.Or([v[self.free(z, oo, m)][f] for z, oo, m in self.lists() if oo == o] or [False])
