@@ -25,10 +25,10 @@ entry is paired with its *twins*: for every property it proves, an entry of anot
 at the same configuration that is refuted on that property (a BMC trace). ``hintspec prove
 --all`` checks the pairing over the entries it ran (:func:`missing_twins`): a property with
 no refuted twin is flagged ``vacuous?``, and for an encoding with ``require_twins`` that is
-a mismatch (exit 1). A proof that should cover fewer properties names them
-(``"properties": [...]``). Each proof also searches for a reachable state satisfying each
-implication's premise (:meth:`hintspec.smt.Encoding.premises`); one not reached is a
-mismatch too.
+a mismatch (exit 1). A proof whose inductive invariant needs every property, but which is
+*about* some of them, names those (``"claims": [...]``): only they need twins. Each proof
+also searches for a reachable state satisfying each implication's premise
+(:meth:`hintspec.smt.Encoding.premises`); one not reached is a mismatch too.
 
 A bad variant that breaks only liveness properties cannot be refuted by a bounded search of
 safety properties; its entry says ``"check": "liveness"`` and records why (the explorer's
@@ -64,6 +64,10 @@ class ProofEntry:
     """BMC bound (default: the encoding's ``bmc_depth``)."""
     properties: list[str] | None = None
     """Only these properties (default: every encoded one)."""
+    claims: list[str] | None = None
+    """A proof: the properties it is *about*, each needing a refuted twin (default: every
+    property it proves). The others are proven too, as part of the inductive invariant
+    (which may need them), but the entry makes no claim that they are falsifiable there."""
     slow: bool = False
     note: str = ""
 
@@ -97,6 +101,7 @@ def load_proof_manifest(directory: Path | None = None) -> list[ProofEntry]:
                 k=int(raw.get("k", 1)),
                 depth=raw.get("depth"),
                 properties=raw.get("properties"),
+                claims=raw.get("claims"),
                 slow=bool(raw.get("slow", False)),
                 note=str(raw.get("note", "")),
             )
@@ -159,9 +164,8 @@ def missing_twins(
         if result is None or result.verdict.value != "proven":
             continue
         twins = refuted.get((entry.model, config_label(result.config)), set())
-        lonely = [
-            p for p in result.properties if not any(v != entry.variant and q == p for v, q in twins)
-        ]
+        claimed = entry.claims if entry.claims is not None else result.properties
+        lonely = [p for p in claimed if not any(v != entry.variant and q == p for v, q in twins)]
         if lonely:
             out[entry.label] = lonely
     return out
