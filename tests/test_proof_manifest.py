@@ -7,12 +7,21 @@ from pathlib import Path
 
 import pytest
 from hintspec.cli.app import main
+from hintspec.lang.configs import make_config
 from hintspec.lang.errors import UsageError
 from hintspec.lang.model import PropertyKind
 from hintspec.lang.registry import get_model
 from hintspec.manifests.explorer import load_manifest
-from hintspec.manifests.proofs import ProofEntry, load_proof_manifest, mismatches, run_proof_entry
-from hintspec.smt import encodings
+from hintspec.manifests.proofs import (
+    ProofEntry,
+    load_proof_manifest,
+    mismatches,
+    missing_twins,
+    run_proof_entry,
+    twins_required,
+)
+from hintspec.smt import ProofResult, ProofVerdict, encodings
+from hintspec.traces.trace import Trace
 
 ENTRIES = load_proof_manifest()
 
@@ -47,6 +56,38 @@ def test_every_variant_of_an_encoded_model_has_an_entry(model_name: str) -> None
             assert checks & {"bmc", "liveness"}, (
                 f"{model_name}/{variant}: a bad variant needs a BMC refutation or a liveness entry"
             )
+
+
+def _expected(entry: ProofEntry) -> ProofResult | None:
+    """The result the entry records, without running it (the test above runs it)."""
+    if entry.check == "liveness":
+        return None
+    cls = get_model(entry.model)
+    config = make_config(cls, entry.variant, entry.config)
+    enc_cls = encodings()[entry.model]
+    props = entry.properties or list(enc_cls(cls(config)).invariants())
+    verdict = ProofVerdict(entry.expect["verdict"])
+    result = ProofResult(verdict, entry.model, entry.variant, config, props, [], entry.k, "")
+    if "failing" in entry.expect:
+        result.trace = Trace(entry.model, config, [], prop=entry.expect["failing"])
+    return result
+
+
+@pytest.mark.parametrize("model_name", [m for m in sorted(encodings()) if twins_required(m)])
+@pytest.mark.parametrize("slow", [False, True], ids=["default", "include-slow"])
+def test_every_proof_has_a_refuted_twin(model_name: str, slow: bool) -> None:
+    """No vacuous proof: for each property a proven entry proves, another variant is
+    refuted on it at the same configuration, among the entries prove --all runs."""
+    runs = [(e, _expected(e)) for e in ENTRIES if e.model == model_name and (slow or not e.slow)]
+    assert not missing_twins(runs), missing_twins(runs)
+
+
+def test_a_proof_without_a_twin_is_flagged() -> None:
+    proof = next(e for e in ENTRIES if e.expect.get("verdict") == "proven")
+    runs = [(proof, _expected(proof))]
+    expected = _expected(proof)
+    assert expected is not None
+    assert missing_twins(runs) == {proof.label: proof.claims or expected.properties}
 
 
 def test_a_liveness_entry_names_a_variant_that_breaks_only_liveness() -> None:

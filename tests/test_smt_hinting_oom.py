@@ -165,3 +165,23 @@ def test_hintspec_prove_capped_gate_at_512_blocks(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert code == 0, out
     assert "PROVEN" in out and "4 strengthening lemma" in out
+
+
+def test_each_implication_has_a_reachable_premise_and_a_short_bound_flags_it() -> None:
+    enc = encoding("capped_gate_per_batch", blocks=4)
+    result = prove(enc)
+    assert result.verdict is ProofVerdict.PROVEN
+    steps = {c.prop: c.steps for c in result.premises}
+    # No premise for the in-flight cap (not an implication); each premise has a witness.
+    assert set(steps) == {NO_OOM, REPORTED, TIGHT}
+    assert all(s is not None and s > 0 for s in steps.values())
+    for check in result.premises:
+        assert check.trace is not None and replay(check.trace).ok
+    assert result.exit_code() == 0
+    # Hinting holds a block, and the host acks one, only after a few steps: within one, no
+    # premise is reached, and the proof is "vacuous?" (exit 3, as an unknown).
+    short = prove(enc, premise_depth=1)
+    assert short.verdict is ProofVerdict.PROVEN
+    assert set(short.vacuous) == {NO_OOM, REPORTED, TIGHT}
+    assert short.exit_code() == 3
+    assert "vacuous?" in short.premises[0].describe()

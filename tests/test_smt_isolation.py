@@ -146,7 +146,17 @@ def test_every_query_goes_through_the_bounded_wrapper() -> None:
     import hintspec.smt as smt_pkg
 
     offenders = []
-    for name in ("bitblast", "bmc", "conformance", "encoding", "induction", "registry", "terms"):
+    for name in (
+        "bitblast",
+        "bmc",
+        "conformance",
+        "encoding",
+        "induction",
+        "registry",
+        "sampling",
+        "terms",
+        "vacuity",
+    ):
         module = __import__(f"hintspec.smt.{name}", fromlist=["x"])
         if re.search(r"\.check\(", inspect.getsource(module).replace("budget.check(", "")):
             offenders.append(name)

@@ -6,6 +6,11 @@
 
 ``--all`` runs every entry of the proof manifest (``properties/proofs/manifest/``) and
 compares each result with the one recorded there (exit 0: every expectation met, 1: not).
+It then checks that no proof is vacuous: each property a proven entry proves needs a
+*twin*, another variant refuted on that property at the same configuration in the same
+run; a proof without one is flagged ``vacuous?`` (a failure for encodings that set
+``require_twins``). Each proof also shows whether every premise of the implications it
+proves is reached by BMC (``vacuous?`` if not; see ``hintspec.smt.vacuity``).
 
 Verdicts and exit codes, as ``hintspec check``: 0 proven, 1 refuted (with a trace, written
 to ``--out`` as ITF and replayable with ``hintspec replay``), 3 unknown (a timeout, a bound,
@@ -32,7 +37,13 @@ from hintspec.cli.common import (
 from hintspec.lang.configs import config_label
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
-from hintspec.manifests.proofs import load_proof_manifest, mismatches, run_proof_entry
+from hintspec.manifests.proofs import (
+    load_proof_manifest,
+    mismatches,
+    missing_twins,
+    run_proof_entry,
+    twins_required,
+)
 from hintspec.smt import ProofResult, ProofVerdict, bmc, encoding_for, prove
 from hintspec.traces.text import render_trace
 
@@ -180,9 +191,25 @@ def _prove_all(args: argparse.Namespace) -> int:
         )
         if result is not None and result.trace is not None:
             print(f"{'':<18}violated: {result.trace.prop}")
+        if result is not None:
+            for check in result.premises:
+                print(f"{'':<18}{check.describe()}")
         for b in bad:
             print(f"{'':<18}MISMATCH {b}")
         sys.stdout.flush()
+    lonely = missing_twins([(e, r) for e, r, _b in rows])
+    if lonely and not args.json:
+        print()
+    for entry, _result, bad in rows:
+        for prop in lonely.get(entry.label, []):
+            required = twins_required(entry.model)
+            if not args.json:
+                print(
+                    f"vacuous? {entry.label}: no other variant is refuted on {prop!r} at this "
+                    f"configuration{'' if required else ' (not required for this model yet)'}"
+                )
+            if required:
+                bad.append(f"vacuous? no refuted twin for {prop!r}")
     return manifest_summary(
         [
             {"entry": e.label, "mismatches": b} | ({} if r is None else result_json(r, {}))
@@ -209,6 +236,11 @@ def result_json(result: ProofResult, paths: dict[str, str]) -> dict[str, Any]:
         "cti": None
         if result.cti is None
         else {"broken": result.cti.broken, "action": result.cti.action},
+        "premises": [
+            {"property": c.prop, "steps": c.steps, "bound": c.bound, "reason": c.reason}
+            for c in result.premises
+        ],
+        "vacuous": result.vacuous,
         "seconds": round(result.seconds, 3),
         "queries": [
             {"query": q.name, "answer": q.answer, "seconds": round(q.seconds, 3)}
@@ -243,11 +275,21 @@ def render_result(
             lines.append(f"  trace ({kind}) -> {path}")
         if paths:
             lines.append("")
+    for check in result.premises:
+        lines.append(f"  {check.describe()}")
+    if result.premises:
+        lines.append("")
     queries = len(result.queries)
     lines.append(
         f"Result: {result.verdict.value.upper()} -- {result.reason} "
         f"({result.seconds:.2f} s, {queries} solver quer{'y' if queries == 1 else 'ies'})"
     )
+    if result.vacuous:
+        lines.append(
+            "  vacuous? no state within the bound satisfies the premise of "
+            + ", ".join(repr(p) for p in result.vacuous)
+            + ": the proof may say nothing at this size (exit 3)"
+        )
     if result.verdict is ProofVerdict.UNKNOWN and result.cti is not None:
         lines.append(
             "  (a CTI need not be reachable: strengthen the invariant with a lemma that rules "

@@ -19,6 +19,17 @@ An entry::
      "depth": 6, "expect": {"verdict": "refuted", "failing":
      "reported is set only on heads of free blocks", "trace_length": 3}}
 
+No vacuous proofs. A proof at a configuration where its property cannot fail in *any*
+design ("no OOM" with too little demand to run out of memory) proves nothing. So a proven
+entry is paired with its *twins*: for every property it proves, an entry of another variant
+at the same configuration that is refuted on that property (a BMC trace). ``hintspec prove
+--all`` checks the pairing over the entries it ran (:func:`missing_twins`): a property with
+no refuted twin is flagged ``vacuous?``, and for an encoding with ``require_twins`` that is
+a mismatch (exit 1). A proof whose inductive invariant needs every property, but which is
+*about* some of them, names those (``"claims": [...]``): only they need twins. Each proof
+also searches for a reachable state satisfying each implication's premise
+(:meth:`hintspec.smt.Encoding.premises`); one not reached is a mismatch too.
+
 A bad variant that breaks only liveness properties cannot be refuted by a bounded search of
 safety properties; its entry says ``"check": "liveness"`` and records why (the explorer's
 manifest checks it), so every variant of every encoded model is accounted for.
@@ -31,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hintspec.lang.configs import make_config
+from hintspec.lang.configs import config_label, make_config
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
 from hintspec.manifests.explorer import manifest_entries
@@ -53,6 +64,10 @@ class ProofEntry:
     """BMC bound (default: the encoding's ``bmc_depth``)."""
     properties: list[str] | None = None
     """Only these properties (default: every encoded one)."""
+    claims: list[str] | None = None
+    """A proof: the properties it is *about*, each needing a refuted twin (default: every
+    property it proves). The others are proven too, as part of the inductive invariant
+    (which may need them), but the entry makes no claim that they are falsifiable there."""
     slow: bool = False
     note: str = ""
 
@@ -86,6 +101,7 @@ def load_proof_manifest(directory: Path | None = None) -> list[ProofEntry]:
                 k=int(raw.get("k", 1)),
                 depth=raw.get("depth"),
                 properties=raw.get("properties"),
+                claims=raw.get("claims"),
                 slow=bool(raw.get("slow", False)),
                 note=str(raw.get("note", "")),
             )
@@ -117,11 +133,12 @@ def observed(result: ProofResult) -> dict[str, Any]:
 
 
 def mismatches(entry: ProofEntry, result: ProofResult | None) -> list[str]:
-    """How ``result`` differs from what the entry expects (empty: it matches)."""
+    """How ``result`` differs from what the entry expects (empty: it matches); a proof
+    whose premise search found no reachable state for some premise does not match."""
     if result is None:
         return []
     got = observed(result)
-    out = []
+    out = [f"vacuous? premise of {p!r} not reached" for p in result.vacuous]
     for key, want in entry.expect.items():
         have = got.get(key)
         if key == "lemmas":
@@ -129,6 +146,36 @@ def mismatches(entry: ProofEntry, result: ProofResult | None) -> list[str]:
         if have != want:
             out.append(f"{key}: expected {want}, got {have}")
     return out
+
+
+def missing_twins(
+    runs: list[tuple[ProofEntry, ProofResult | None]],
+) -> dict[str, list[str]]:
+    """For each proven entry among ``runs`` (by label): the properties it proves that no
+    entry of *another* variant of the same model, at the same configuration, refutes in
+    ``runs`` -- the properties that may be true at that size whatever the design does."""
+    refuted: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for entry, result in runs:
+        if result is not None and result.trace is not None and result.trace.prop is not None:
+            key = (entry.model, config_label(result.config))
+            refuted.setdefault(key, set()).add((entry.variant, result.trace.prop))
+    out: dict[str, list[str]] = {}
+    for entry, result in runs:
+        if result is None or result.verdict.value != "proven":
+            continue
+        twins = refuted.get((entry.model, config_label(result.config)), set())
+        claimed = entry.claims if entry.claims is not None else result.properties
+        lonely = [p for p in claimed if not any(v != entry.variant and q == p for v, q in twins)]
+        if lonely:
+            out[entry.label] = lonely
+    return out
+
+
+def twins_required(model_name: str) -> bool:
+    """Whether ``prove --all`` fails a proof of this model that has no refuted twin (the
+    encoding's ``require_twins``)."""
+    enc_cls = encodings().get(model_name)
+    return bool(enc_cls is not None and enc_cls.require_twins)
 
 
 def report_proofs(model_name: str, timeout: float | None = None) -> list[ProofResult]:

@@ -9,6 +9,10 @@ An encoding (one per model, in ``properties/proofs/<model>.py``) provides:
   step (the block an action chooses, say);
 * ``invariants()`` -- the model's ``@always`` properties, by name, as predicates;
 * ``lemmas()`` -- strengthening invariants, for properties that are not inductive as stated;
+* ``premises()`` -- for the invariants that are implications ("a reported block is free"),
+  their premise ("some block is reported"): a proof of an implication whose premise no
+  reachable state satisfies proves nothing, so :func:`hintspec.smt.prove` looks for a state
+  that satisfies it (:mod:`hintspec.smt.vacuity`);
 * ``encode(state)`` / ``decode(values)`` -- a concrete State to plain ints/bools per variable
   and back.
 
@@ -26,7 +30,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 import z3
 from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Model
-from hintspec.smt.terms import EncodingError, Params, Pred, Value, Vars, read_value, z3_value
+from hintspec.smt.terms import (
+    EncodingError,
+    Params,
+    Pred,
+    Premise,
+    Value,
+    Vars,
+    read_value,
+    z3_value,
+)
 
 StateT = TypeVar("StateT")
 
@@ -72,6 +85,20 @@ class Encoding(ABC, Generic[StateT]):
     random walks (Hypothesis examples) each gets."""
     bitblast_config: ClassVar[Mapping[str, Any]] = {"frames": 16}
     """Config overrides at which the conformance test checks the bit-vector reading."""
+    conformance_states: ClassVar[int] = 200
+    """States the default test suite checks per configuration of ``conformance_configs``
+    (a deterministic sample: random walks as long as the state graph is deep, and the last
+    levels of a breadth-first search); the slow test and ``tests/benchmarks/
+    deep_conformance.py`` check 1,000."""
+    premise_depth: ClassVar[int | None] = None
+    """How many steps from Init the search for a state satisfying each premise goes (None:
+    ``bmc_depth``)."""
+    require_twins: ClassVar[bool] = False
+    """True: ``hintspec prove --all`` fails a proven entry of this model unless, for every
+    property it proves, another variant at the same configuration is refuted on that
+    property in the same run (its *twin*: the property is falsifiable there, so the proof
+    is not vacuous). Encodings opt in one at a time, as their manifests gain the twins;
+    without it a missing twin is still shown (``vacuous?``) but does not fail the run."""
 
     def __init__(self, model: Model[Any, StateT]) -> None:
         self.model = model
@@ -107,6 +134,12 @@ class Encoding(ABC, Generic[StateT]):
 
     def lemmas(self) -> dict[str, Pred]:
         """Strengthening invariants: name -> predicate (say in the name what they claim)."""
+        return {}
+
+    def premises(self) -> dict[str, Premise]:
+        """Property name -> its premise, for the invariants that are implications or are
+        about a situation (the model's ``trigger``; the conformance test checks that the two
+        agree state by state). Default: none."""
         return {}
 
     @abstractmethod

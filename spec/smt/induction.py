@@ -22,7 +22,17 @@ from hintspec.smt.bmc import Violation, bmc_search, property_names, result_of, t
 from hintspec.smt.encoding import Encoding
 from hintspec.smt.results import Cti, ProofResult, ProofVerdict
 from hintspec.smt.solver import Budget, isolated, new_solver
-from hintspec.smt.terms import Pred, Vars, instances, parts, violated
+from hintspec.smt.terms import (
+    EncodingError,
+    Pred,
+    Value,
+    Vars,
+    instances,
+    parts,
+    read_value,
+    violated,
+)
+from hintspec.smt.vacuity import search_premises
 
 
 def prove(
@@ -34,6 +44,8 @@ def prove(
     timeout: float | None = None,
     bmc_depth: int | None = None,
     refine: int = 200,
+    premises: bool = True,
+    premise_depth: int | None = None,
 ) -> ProofResult:
     """Prove the ``properties`` (default: every encoded one) by k-induction of IndInv =
     properties /\\ lemmas (``lemmas=False``: the properties as stated).
@@ -42,11 +54,23 @@ def prove(
     (k consecutive IndInv states and k steps => IndInv) both hold. A reachable violation in
     the base case refutes, with a trace. A failed step gives a CTI; a bounded search to
     ``bmc_depth`` (default: the encoding's) then looks for a real counterexample to the
-    properties: refuted if found, unknown (with the CTI) if not."""
+    properties: refuted if found, unknown (with the CTI) if not.
+
+    A proof is then checked for vacuity (``premises``): for each proven property with a
+    premise (:meth:`Encoding.premises`), a bounded search (``premise_depth`` steps; default
+    the encoding's) for a state that satisfies it. :attr:`ProofResult.premises` says how
+    many steps each took; :attr:`ProofResult.vacuous` names those not reached."""
     if k < 1:
         raise UsageError(f"k must be at least 1, not {k}")
     with isolated(enc) as enc:
-        return _prove(enc, properties, k, lemmas, Budget(timeout), bmc_depth, refine)
+        start = time.monotonic()
+        budget = Budget(timeout)
+        result = _prove(enc, properties, k, lemmas, budget, bmc_depth, refine)
+        if premises and result.verdict is ProofVerdict.PROVEN:
+            # Same budget, so the queries (a list shared with the result) include these.
+            result.premises = search_premises(enc, result.properties, premise_depth, budget)
+            result.seconds = time.monotonic() - start
+        return result
 
 
 def _prove(
@@ -167,13 +191,16 @@ def _step(
                 f"the solver gave up on whether {action} keeps {name!r} ({budget.gave_up(solver)})"
             )
         zmodel = solver.model()
-        decoded = [enc.state_of(zmodel, v) for v in states]
+        raws = [_raw(zmodel, v) for v in states]
+        decoded = [enc.decode(r) for r in raws]
         extra = _broken_hypotheses(enc, conj, decoded[:-1])
         if not extra:
             sparse = _sparse(enc, solver, states, terms, conj, budget)
-            return _make_cti(enc, sparse or decoded, action, name)
+            if sparse is not None:
+                return _make_cti(enc, *sparse, action, name)
+            return _make_cti(enc, decoded, raws, action, name)
         if _round == refine:
-            cti = _make_cti(enc, decoded, action, name)
+            cti = _make_cti(enc, decoded, raws, action, name)
             cti.genuine = False
             return cti
         new = [z3.BitVecVal(f, index.size()) for f in extra]
@@ -192,7 +219,7 @@ def _sparse(
     terms: list[Any],
     conj: Mapping[str, Pred],
     budget: Budget,
-) -> list[Any] | None:
+) -> tuple[list[Any], list[dict[str, Value]]] | None:
     """A more readable CTI, if there is one: frame sets empty at every frame the query does
     not name (a solver fills the others arbitrarily). None if that is no CTI (e.g. an
     ownership invariant needs every frame covered) -- the caller keeps its own."""
@@ -212,12 +239,36 @@ def _sparse(
         if budget.check(solver, "sparse CTI") != z3.sat:
             return None
         zmodel = solver.model()
-        decoded = [enc.state_of(zmodel, v) for v in states]
+        raws = [_raw(zmodel, v) for v in states]
+        decoded = [enc.decode(r) for r in raws]
     finally:
         solver.pop()
     if _broken_hypotheses(enc, conj, decoded[:-1]):
         return None
-    return decoded
+    return decoded, raws
+
+
+def _raw(zmodel: Any, v: Vars) -> dict[str, Value]:
+    """Every variable's value in a Z3 model."""
+    return {k: read_value(zmodel, t) for k, t in v.items()}
+
+
+def counter_disagreements(enc: Encoding[Any], raw: dict[str, Value], state: Any) -> list[str]:
+    """The encoding's scalar variables (counters: ``nfree``, a length, a budget) whose value
+    in ``raw`` differs from what the decoded ``state`` gives: what a CTI's rendered State
+    cannot show."""
+    try:
+        own = enc.encode(state)
+    except (ValueError, EncodingError) as exc:
+        return [f"(the decoded state has no encoding: {exc})"]
+    sorts = enc.sorts()
+    out = []
+    for name, value in raw.items():
+        if isinstance(sorts[name], z3.ArraySortRef) or name not in own:
+            continue
+        if own[name] != value:
+            out.append(f"{name} = {value} (the state gives {own[name]})")
+    return out
 
 
 def _tuples_with(old: list[Any], new: list[Any], arity: int) -> list[tuple[Any, ...]]:
@@ -238,8 +289,15 @@ def _broken_hypotheses(
     return out
 
 
-def _make_cti(enc: Encoding[Any], decoded: list[Any], action: str, broken: str) -> Cti:
+def _make_cti(
+    enc: Encoding[Any],
+    decoded: list[Any],
+    raws: list[dict[str, Value]],
+    action: str,
+    broken: str,
+) -> Cti:
     pre, post = decoded[:-1], decoded[-1]
+    counters = [counter_disagreements(enc, r, s) for r, s in zip(raws, decoded, strict=True)]
     args = None
     try:
         for a, t in enc.model.steps_of(action, pre[-1]):
@@ -248,7 +306,7 @@ def _make_cti(enc: Encoding[Any], decoded: list[Any], action: str, broken: str) 
                 break
     except Exception:  # the Python model may refuse a state no run reaches
         args = None
-    return Cti(broken=broken, action=action, pre=pre, post=post, args=args)
+    return Cti(broken=broken, action=action, pre=pre, post=post, args=args, counters=counters)
 
 
 def index_terms(formulas: Iterable[Any], index: Any) -> list[Any]:

@@ -55,6 +55,37 @@ over one frame is not repeated for every pair of frames), or a quantifier-free
 ``Vars -> z3.BoolRef``."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Exists:
+    """A situation ``exists i_1..i_arity: body(v, i_1, ..., i_arity)`` over frame indices
+    ("some block is reported"): the premise of an invariant that is an implication (see
+    :meth:`hintspec.smt.Encoding.premises`). Asked as fresh witness indices."""
+
+    arity: int
+    body: Body
+
+
+Premise = Exists | Callable[[Vars], Any]
+"""A premise: an :class:`Exists`, or a quantifier-free ``Vars -> z3.BoolRef``."""
+
+
+def premise_holds(premise: Premise, v: Vars, index: Any, tag: str) -> Any:
+    """The premise holds in ``v`` (an :class:`Exists` at fresh witness indices)."""
+    if isinstance(premise, Exists):
+        wit = [z3.Const(f"{tag}.w{i}", index) for i in range(premise.arity)]
+        return premise.body(v, *wit)
+    return premise(v)
+
+
+def never(premise: Premise) -> Pred:
+    """The invariant "the premise never holds": a state that breaks it is a witness of the
+    premise, which is how a bounded search looks for one."""
+    if isinstance(premise, Exists):
+        body = premise.body
+        return Forall(premise.arity, lambda v, *i: z3.Not(body(v, *i)))
+    return lambda v: z3.Not(premise(v))
+
+
 def parts(pred: Pred) -> tuple[Forall, ...]:
     """A property as a conjunction of :class:`Forall` (a plain predicate has arity 0)."""
     if isinstance(pred, Forall):

@@ -103,6 +103,7 @@ class HintingOomEncoding(Invariants):
         ({"blocks": 8, "demand": 2, "capacity": 2, "ring": 2, "threshold": 2, "wmark_low": 3}, 2),
     )
     bitblast_config = {"blocks": 8, "demand": 3, "capacity": 2}
+    require_twins = True
 
 
 __all__ = [

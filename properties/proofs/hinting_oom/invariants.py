@@ -21,8 +21,10 @@ from hintspec.properties.proofs.hinting_oom.state import (
     TIGHT,
 )
 from hintspec.smt import (
+    Exists,
     Forall,
     Pred,
+    Premise,
     Vars,
 )
 
@@ -40,6 +42,18 @@ class Invariants(Actions):
             REPORTED: Forall(1, lambda v, f: z3.Implies(v["reported"][f], v["free"][f])),
             ABOVE_LOW: lambda v: z3.Not(v["low_breach"]),
             TIGHT: self.oom_only_when_tight,
+        }
+
+    def premises(self) -> dict[str, Premise]:
+        """The situations the implications are about. "No hinting-induced OOM" and "OOM only
+        when tight" say something only while hinting holds memory away from the allocator
+        (an OOM with nothing held is not theirs to prevent); "PG_reported only on free
+        blocks" only once the host has acked a block."""
+        held = lambda v: self.held_wide(v) != self.wide(self.bv(0))  # noqa: E731
+        return {
+            NO_OOM: held,
+            TIGHT: held,
+            REPORTED: Exists(1, lambda v, f: v["reported"][f]),
         }
 
     def no_hinting_oom(self, v: Vars) -> Any:

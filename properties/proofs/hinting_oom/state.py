@@ -224,11 +224,13 @@ class StateLayout(Encoding[State]):
         return bits.empty(self.idx)
 
     def popcount(self, s: Any) -> Any:
-        """|s| -- a sum over every block (exact relation only)."""
-        return functools.reduce(
-            lambda a, b: a + b,
-            [self.one_if(s[z3.BitVecVal(i, self.width)]) for i in range(self.n)],
-        )
+        """|s| -- a sum over every block (exact relation only), as a balanced tree: a chain
+        of a thousand additions is deeper than Python's recursion limit when bit-blasted."""
+        terms = [self.one_if(s[z3.BitVecVal(i, self.width)]) for i in range(self.n)]
+        while len(terms) > 1:
+            pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+            terms = pairs + terms[len(terms) - len(terms) % 2 :]
+        return terms[0]
 
     def ring(self, v: Vars) -> Ring:
         cpus = [v[f"slotcpu{j}"] for j in range(self.R)] if self.percpu else None
