@@ -78,6 +78,18 @@ def check(
             progress=progress,
             symmetry=symmetry,
         )
+    return verdicts(model, ex, liveness=liveness, engine=used, notes=notes)
+
+
+def verdicts(
+    model: Model[Any, Any],
+    ex: Exploration,
+    *,
+    liveness: bool = True,
+    engine: str = "object",
+    notes: list[str] | None = None,
+) -> CheckResult:
+    """Every property's verdict on an exploration of ``model`` (liveness needs its graph)."""
     complete = ex.bound_hit is None
     results: list[PropertyResult] = []
     for prop in model.properties:
@@ -121,8 +133,8 @@ def check(
         bound_hit=ex.bound_hit,
         coverage={a.name: n for a, n in zip(model.actions, ex.coverage, strict=True)},
         complete=complete,
-        engine=used,
-        notes=notes,
+        engine=engine,
+        notes=notes or [],
     )
 
 

@@ -82,6 +82,10 @@ class Exploration:
         return bisect.bisect_right(self.levels, index) - 1
 
 
+STOPPED = "stopped after a violation"
+"""The bound hit by a search that stops once it has a violation (``stop_after_violation``)."""
+
+
 def explore(
     model: Model[Any, Any],
     *,
@@ -91,11 +95,14 @@ def explore(
     keep_graph: bool | None = None,
     progress: Progress | None = None,
     symmetry: bool = True,
+    stop_after_violation: int | None = None,
 ) -> Exploration:
     """Breadth-first search of the reachable states of ``model``.
 
     With ``symmetry`` and a model that declares one, states are replaced by their canonical
-    representatives before they are looked up, so one state stands for its whole class."""
+    representatives before they are looked up, so one state stands for its whole class.
+    ``stop_after_violation``: once an ``always`` property is violated, stop (a bound hit)
+    when this many states are stored -- for a caller that needs a violation, not all."""
     start = time.monotonic()
     canon = model.canonical if symmetry and model.symmetric else None
     if keep_graph is None:
@@ -203,6 +210,13 @@ def explore(
                     progress.update(len(states), transitions, depth + 1, len(states) - i)
                 if timeout is not None and time.monotonic() - start > timeout:
                     bound_hit = f"timeout {timeout:g} s"
+                    break
+                if (
+                    stop_after_violation is not None
+                    and violations
+                    and len(states) >= stop_after_violation
+                ):
+                    bound_hit = STOPPED
                     break
     except KeyboardInterrupt:
         bound_hit = INTERRUPTED

@@ -1,0 +1,138 @@
+"""Where mutants run, and what the mutation manifest records.
+
+The configurations of ``hintspec mutate MODEL --variant V`` are the explorer manifest's
+non-slow entries of V (``models/manifest/<model>.json``) whose expected verdict is holds or
+vacuous; an entry the manifest expects to be violated (a FINDING at that size) is left out,
+and the run says so.
+
+The kill rates are recorded apart from the explorer's manifest, in
+``models/manifest/mutation/<model>.json``, one record per checker::
+
+    {"model": "reference_buddy", "variant": "upstream",
+     "checkers": {"explore": {
+        "configs": ["frames=8"], "skipped": [], "operators": [...], "enumerated": 100,
+        "sample": null, "counts": {"killed": 60, "survived": 5, ...}, "kill_rate": 0.923,
+        "mutants": {"<id>": {"outcome": "killed", "operator": "negate",
+                             "function": "ReferenceBuddy.alloc", "line": 86,
+                             "by": ["..."], "length": 3, "config": "frames=8"}, ...}}}}
+
+The test suite replays a deterministic sample of the recorded kills on every change
+(tests/test_mutate_manifest.py), so a model edit that loses teeth shows up.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hintspec.engine.mutate import MutantResult, MutationRun
+from hintspec.engine.mutate_run import RunConfig
+from hintspec.lang.errors import UsageError
+from hintspec.manifests.explorer import load_manifest
+
+
+def mutation_dir() -> Path:
+    return Path(str(resources.files("hintspec.models").joinpath("manifest", "mutation")))
+
+
+def run_configs(
+    model: str, variant: str, budget: float | None
+) -> tuple[list[RunConfig], list[str]]:
+    """The configurations to mutate ``model``'s ``variant`` at, and the entries left out
+    (each with why)."""
+    configs: list[RunConfig] = []
+    skipped: list[str] = []
+    for entry in load_manifest():
+        if entry.model != model or entry.variant != variant:
+            continue
+        label = " ".join(f"{k}={v}" for k, v in entry.config.items()) or "defaults"
+        label += "" if entry.symmetry else " unreduced"
+        if entry.slow:
+            skipped.append(f"[{label}]: slow")
+            continue
+        verdict = entry.expect.get("verdict")
+        if verdict not in ("holds", "vacuous"):
+            failing = ", ".join(entry.expect.get("failing", [])) or verdict
+            skipped.append(f"[{label}]: the manifest expects {verdict} ({failing})")
+            continue
+        configs.append(
+            RunConfig(
+                overrides=dict(entry.config),
+                label=label,
+                symmetry=entry.symmetry,
+                max_states=entry.max_states,
+                budget=budget,
+            )
+        )
+    return configs, skipped
+
+
+def mutant_record(r: MutantResult) -> dict[str, Any]:
+    """What the manifest keeps of one mutant."""
+    m = r.mutant
+    out: dict[str, Any] = {
+        "outcome": r.outcome,
+        "operator": m.operator,
+        "function": m.function,
+        "line": m.line,
+    }
+    if r.kills:
+        out["by"] = r.killers
+        out["length"] = r.trace_length
+    if r.config:
+        out["config"] = r.config
+    if r.outcome != "killed":
+        out["what"] = m.description
+    if r.reason and r.outcome in ("invalid", "timeout", "equivalent"):
+        out["reason"] = r.reason
+    return out
+
+
+def run_record(run: MutationRun) -> dict[str, Any]:
+    rate = run.kill_rate
+    return {
+        "configs": [c.label for c in run.configs],
+        "skipped": run.skipped,
+        "operators": list(run.operators),
+        "enumerated": run.enumerated,
+        "sample": None if run.sample is None else {"k": run.sample[0], "seed": run.sample[1]},
+        "counts": run.counts(),
+        "kill_rate": None if rate is None else round(rate, 4),
+        "mutants": {r.mutant.id: mutant_record(r) for r in run.results},
+    }
+
+
+def load_record(model: str, directory: Path | None = None) -> dict[str, Any] | None:
+    """The model's mutation manifest (None if it has none)."""
+    path = (directory or mutation_dir()) / f"{model}.json"
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"mutation manifest {path.name} is not valid JSON: {exc.msg}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"mutation manifest {path.name} is not a JSON object")
+    return doc
+
+
+def update_record(run: MutationRun, directory: Path | None = None) -> Path:
+    """Write ``run`` into the model's mutation manifest, under its checker (the other
+    checkers' records are kept)."""
+    if run.interrupted:
+        raise UsageError("an interrupted run is not recorded in the manifest")
+    folder = directory or mutation_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run.model}.json"
+    doc = load_record(run.model, folder) or {}
+    if doc.get("variant") not in (None, run.variant):
+        doc = {}
+    checkers = dict(doc.get("checkers", {}))
+    checkers[run.checker] = run_record(run)
+    doc = {"model": run.model, "variant": run.variant, "checkers": dict(sorted(checkers.items()))}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
