@@ -13,11 +13,11 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from hintspec.cli import check, graph, mutate, prove, report, simulate, traces
+from hintspec.cli import check, coverage, graph, mutate, prove, report, simulate, traces
 from hintspec.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, report_model_error
 from hintspec.lang.errors import ModelError, UsageError
 
-COMMANDS = (check, traces, simulate, prove, report, graph, mutate)
+COMMANDS = (check, traces, simulate, prove, report, graph, mutate, coverage)
 """The sub-command modules, in the order ``hintspec --help`` lists them."""
 
 

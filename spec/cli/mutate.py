@@ -131,9 +131,10 @@ def run(args: argparse.Namespace) -> int:
             print(diffs[m.id])
         print(f"{len(chosen)} of {enumerated} mutants")
         return EXIT_OK
-    if args.update_manifest and (args.sample or args.patches or args.operators):
+    if args.update_manifest and (args.patches or args.operators):
         raise UsageError(
-            "--update-manifest records a full run: drop --sample, --from and --operators"
+            "--update-manifest records the standard operator set (a --sample is said so): "
+            "drop --from and --operators"
         )
     configs, skipped = run_configs(cls.name, variant, args.budget)
     if not configs:

@@ -58,6 +58,8 @@ OPERATORS = (
     "weaken-fairness",
 )
 
+FAIRNESS_OPERATORS = ("drop-fairness", "weaken-fairness")
+
 EXTERNAL = "external"
 """The operator of a mutant read from a patch (``--from DIR``)."""
 
@@ -749,3 +751,12 @@ def _first_changed_line(a: str, b: str) -> int:
         if x != y:
             return i
     return min(len(a.splitlines()), len(b.splitlines())) + 1
+
+
+def design_spans(source: str) -> list[tuple[str, int, int]]:
+    """(qualified name, first line, last line) of each function of the design code in a
+    model module (what an action reaches; see :func:`enumerate_mutants`), in source order."""
+    return [
+        (f.qualname, f.node.lineno, f.node.end_lineno or f.node.lineno)
+        for f in _design_functions(ast.parse(source))
+    ]

@@ -20,7 +20,10 @@ model is untouched. The checker's answer at a configuration is a :class:`ConfigO
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import hashlib
+import itertools
 import json
 import signal
 import sys
@@ -29,7 +32,6 @@ import time
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,6 @@ from hintspec.engine.results import CheckResult
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import ModelError
 from hintspec.lang.model import LivenessMode, Model, PropertyKind, PropertySpec
-from hintspec.traces.itf import encode
 from hintspec.traces.text import render_trace
 
 ModelClass = type[Model[Any, Any]]
@@ -87,10 +88,18 @@ class MutantBuildError(Exception):
     """The mutated text does not compile or its module raises on import."""
 
 
+_loads = itertools.count()
+
+
 def load_module(source: str, path: str, model_name: str) -> types.ModuleType:
     """Execute ``source`` (a model module's text) as a fresh module; the file name of its
-    code is ``path`` and relative imports resolve in ``hintspec.models``."""
-    name = f"_hintspec_mutant_{model_name}"
+    code is ``path`` and relative imports resolve in ``hintspec.models``.
+
+    Each load gets a module name of its own and stays in ``sys.modules``: ``typing`` and
+    ``dataclasses`` resolve a class's annotations in the module registered under its
+    ``__module__``, and a Config built against another load's enums would compare unequal
+    to this one's (``free_init is FreeInit.POISON`` false for every config)."""
+    name = f"_hintspec_mutant_{model_name}_{next(_loads)}"
     module = types.ModuleType(name)
     module.__file__ = path
     module.__package__ = "hintspec.models"
@@ -98,16 +107,12 @@ def load_module(source: str, path: str, model_name: str) -> types.ModuleType:
         code = compile(source, path, "exec")
     except SyntaxError as exc:
         raise MutantBuildError(f"does not compile: {exc.msg} (line {exc.lineno})") from None
-    # dataclasses and typing look the module up by name while the classes are built
-    saved = sys.modules.get(name)
     sys.modules[name] = module
     try:
         exec(code, module.__dict__)
     except Exception as exc:
+        del sys.modules[name]
         raise MutantBuildError(f"its module raises on import: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if saved is not None:
-            sys.modules[name] = saved
     return module
 
 
@@ -140,9 +145,10 @@ class RunConfig:
 @dataclasses.dataclass
 class Kill:
     prop: str
-    length: int
+    length: int | None
+    """Steps of the counterexample; None for a witness no state reaches any more."""
     trace: str
-    """The counterexample as text (the explorer's rendering)."""
+    """The counterexample as text (the explorer's rendering), or why it is violated."""
 
 
 @dataclasses.dataclass
@@ -152,7 +158,6 @@ class ConfigOutcome:
     kills: list[Kill] = dataclasses.field(default_factory=list)
     reason: str = ""
     seconds: float = 0.0
-    digest: str | None = None
     states: int = 0
 
 
@@ -161,9 +166,10 @@ class Baseline:
     """The original design at one configuration."""
 
     config: RunConfig
-    digest: str
+    identity: GraphIdentity
     states: int
     seconds: float
+    """The exploration and its verdicts, the line tracing included."""
     lines: frozenset[int]
     """Lines of the model file that ran while it was checked."""
 
@@ -171,59 +177,121 @@ class Baseline:
 # -- graph identity ----------------------------------------------------------------------
 
 
-def _digest(value: Any) -> str:
-    text = json.dumps(encode(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+def _canon(value: Any) -> Any:
+    """A state as nested tuples of plain values, the same for equal states whatever module
+    their classes come from (a mutant's State is not the original's class)."""
+    if isinstance(value, enum.Enum):
+        return (type(value).__name__, value.name)
+    if value is None or isinstance(value, bool | int | str | float):
+        return value
+    if isinstance(value, tuple | list):
+        return tuple(_canon(v) for v in value)
+    if isinstance(value, frozenset | set):
+        items = [_canon(v) for v in value]
+        try:
+            items.sort()
+        except TypeError:
+            items.sort(key=repr)
+        return ("#set", tuple(items))
+    if isinstance(value, dict):
+        pairs = [(_canon(k), _canon(v)) for k, v in value.items()]
+        pairs.sort(key=repr)
+        return ("#map", tuple(pairs))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _field_names(type(value))
+        return (type(value).__name__, tuple(_canon(getattr(value, n)) for n in names))
+    return repr(value)
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _digest(value: Any) -> bytes:
+    return hashlib.blake2b(repr(_canon(value)).encode(), digest_size=12).digest()
 
 
 def _holds(model: Model[Any, Any], prop: PropertySpec, s: Any) -> bool:
     return model.evaluate_always(prop, s) is None
 
 
-def graph_digest(model: Model[Any, Any], ex: Exploration) -> str:
-    """A digest of the labelled reachable graph, independent of the order in which states
-    were found and of the module the State class lives in (states are compared by value)."""
+@dataclasses.dataclass(frozen=True)
+class GraphIdentity:
+    """The reachable graph in three parts, each compared only when the previous ones are
+    equal (counting is free, the labels cost a property evaluation per state)."""
+
+    counts: tuple[int, int]
+    """States and transitions."""
+    structure: str
+    """States (by value), initial states, transitions with their action names, terminals."""
+    labels: str
+    """Every property's value (and trigger, condition, progress step) in every state, and
+    the fairness of every liveness property."""
+
+
+def graph_identity(
+    model: Model[Any, Any], ex: Exploration, like: GraphIdentity | None = None
+) -> GraphIdentity:
+    """The identity of the explored graph, independent of the order in which states were
+    found. With ``like``, stop at the first part that differs from it (the later parts are
+    then left empty)."""
     assert ex.graph is not None
+    counts = (len(ex.states), ex.transitions)
+    if like is not None and counts != like.counts:
+        return GraphIdentity(counts, "", "")
     ids = [_digest(s) for s in ex.states]
+    h = hashlib.sha256()
+    rows = sorted(
+        ids[i] + (b"i" if ex.parent[i] < 0 else b"-") + (b"t" if model.is_terminal(s) else b"-")
+        for i, s in enumerate(ex.states)
+    )
+    for row in rows:
+        h.update(row)
+    names = [a.name.encode() for a in model.actions]
+    g = ex.graph
+    for edge in sorted(
+        ids[u] + names[a] + ids[v] for u, v, a in zip(g.src, g.dst, g.act, strict=True)
+    ):
+        h.update(edge)
+    structure = h.hexdigest()
+    if like is not None and structure != like.structure:
+        return GraphIdentity(counts, structure, "")
+    return GraphIdentity(counts, structure, _labels(model, ex, ids))
+
+
+def _labels(model: Model[Any, Any], ex: Exploration, ids: list[bytes]) -> str:
+    assert ex.graph is not None
     labels: list[Callable[[Any], Any]] = []
     for prop in model.properties:
         if prop.kind is PropertyKind.ALWAYS:
-            labels.append(partial(_holds, model, prop))
+            labels.append(functools.partial(_holds, model, prop))
             if callable(prop.trigger):
-                labels.append(partial(prop.trigger, model))
+                labels.append(functools.partial(prop.trigger, model))
         elif prop.kind is PropertyKind.SOMETIMES or prop.mode is not LivenessMode.PROGRESS:
             labels.append(getattr(model, prop.method))
         if prop.when is not None:
-            labels.append(partial(prop.when, model))
+            labels.append(functools.partial(prop.when, model))
     h = hashlib.sha256()
     for prop in model.properties_of(PropertyKind.LIVENESS):
         fair = {model.actions[a].name: f.value for a, f in model.fairness_of(prop).items()}
         h.update(json.dumps([prop.name, sorted(fair.items())]).encode())
-    rows = []
-    for i, s in enumerate(ex.states):
-        bits = "".join("1" if fn(s) else "0" for fn in labels)
-        terminal = "t" if model.is_terminal(s) else "-"
-        start = "i" if ex.parent[i] < 0 else "-"
-        rows.append(f"{ids[i]}{start}{terminal}{bits}")
-    for row in sorted(rows):
-        h.update(row.encode())
-    names = [a.name for a in model.actions]
-    g = ex.graph
-    edges = sorted(
-        f"{ids[u]}>{names[a]}>{ids[v]}" for u, v, a in zip(g.src, g.dst, g.act, strict=True)
+    rows = sorted(
+        ids[i] + bytes(1 if fn(s) else 0 for fn in labels) for i, s in enumerate(ex.states)
     )
-    for edge in edges:
-        h.update(edge.encode())
-    # Progress measures label edges: which steps advance.
+    for row in rows:
+        h.update(row)
+    g = ex.graph
     for prop in model.properties_of(PropertyKind.LIVENESS):
         if prop.mode is LivenessMode.PROGRESS:
-            adv = getattr(model, prop.method)
+            advances = getattr(model, prop.method)
             marks = sorted(
-                f"{ids[u]}>{ids[v]}"
+                ids[u] + ids[v]
                 for u, v in zip(g.src, g.dst, strict=True)
-                if adv(ex.states[u], ex.states[v])
+                if advances(ex.states[u], ex.states[v])
             )
-            h.update("\n".join(marks).encode())
+            for mark in marks:
+                h.update(mark)
     return h.hexdigest()
 
 
@@ -232,9 +300,23 @@ def graph_digest(model: Model[Any, Any], ex: Exploration) -> str:
 
 @contextmanager
 def lines_run(path: str) -> Iterator[set[int]]:
-    """Collect the line numbers of ``path`` executed inside the block (``sys.settrace``,
-    local tracing only in that file's code)."""
+    """Collect the line numbers of ``path`` executed inside the block: with coverage.py's
+    C tracer when it is installed (a few times faster), else ``sys.settrace`` with local
+    tracing only in that file's code."""
     hit: set[int] = set()
+    try:
+        import coverage
+    except ImportError:
+        coverage = None
+    if coverage is not None and sys.gettrace() is None:
+        cov = coverage.Coverage(data_file=None, include=[path], config_file=False)
+        cov.start()
+        try:
+            yield hit
+        finally:
+            cov.stop()
+            hit.update(cov.get_data().lines(path) or ())
+        return
 
     def local(frame: Any, event: str, _arg: Any) -> Any:
         if event == "line":
@@ -289,21 +371,20 @@ def baseline(
     start = time.monotonic()
     with lines_run(path) as hit:
         model, ex, result = explore_once(cls, variant, cfg, timeout=None)
-        digest = graph_digest(model, ex) if ex.bound_hit is None else ""
-    return (
-        Baseline(cfg, digest, len(ex.states), time.monotonic() - start, frozenset(hit)),
-        result,
-    )
+    seconds = time.monotonic() - start
+    identity = graph_identity(model, ex)
+    return Baseline(cfg, identity, len(ex.states), seconds, frozenset(hit)), result
 
 
 def _kills(result: CheckResult, model: Model[Any, Any]) -> list[Kill]:
     out = []
     for p in result.properties:
         if p.name in result.failing:
-            length = len(p.trace) if p.trace is not None else 0
-            text = render_trace(p.trace, model) if p.trace is not None else (p.explanation or "")
-            out.append(Kill(p.name, length, text))
-    return sorted(out, key=lambda k: (k.length, k.prop))
+            if p.trace is not None:
+                out.append(Kill(p.name, len(p.trace), render_trace(p.trace, model)))
+            else:
+                out.append(Kill(p.name, None, p.explanation or "violated"))
+    return sorted(out, key=lambda k: (k.length is None, k.length or 0, k.prop))
 
 
 def _invalid(cfg: RunConfig, exc: BaseException, start: float) -> ConfigOutcome:
@@ -340,15 +421,15 @@ def run_explore(cls: ModelClass, variant: str, cfg: RunConfig, base: Baseline) -
                 return ConfigOutcome(
                     cfg.label, TIMEOUT, reason=ex.bound_hit, seconds=time.monotonic() - start
                 )
-            digest = graph_digest(model, ex)
+            identity = graph_identity(model, ex, like=base.identity)
     except BudgetExceeded:
         why = f"no answer within {limit:g} s (the model's code did not return)"
         return ConfigOutcome(cfg.label, TIMEOUT, reason=why, seconds=time.monotonic() - start)
     except (Exception, RecursionError) as exc:
         return _invalid(cfg, exc, start)
-    outcome = EQUIVALENT if digest == base.digest else SURVIVED
+    outcome = EQUIVALENT if identity == base.identity else SURVIVED
     return ConfigOutcome(
-        cfg.label, outcome, seconds=time.monotonic() - start, digest=digest, states=len(ex.states)
+        cfg.label, outcome, seconds=time.monotonic() - start, states=len(ex.states)
     )
 
 
@@ -379,7 +460,7 @@ def run_fuzz(
         return _invalid(cfg, exc, start)
     out = run_explore(cls, variant, cfg, base)
     if out.outcome == KILLED:  # the explorer sees it; the fuzzer did not
-        out = ConfigOutcome(cfg.label, SURVIVED, digest=out.digest, states=out.states)
+        out = ConfigOutcome(cfg.label, SURVIVED, states=out.states)
     out.seconds = time.monotonic() - start
     return out
 
@@ -387,4 +468,6 @@ def run_fuzz(
 def module_path(cls: ModelClass) -> Path:
     module = sys.modules[cls.__module__]
     assert module.__file__ is not None
-    return Path(module.__file__)
+    # an editable install may link the file from a build tree: the real file is the one
+    # line tracers and diffs name
+    return Path(module.__file__).resolve()

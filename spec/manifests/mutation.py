@@ -22,8 +22,8 @@ The test suite replays a deterministic sample of the recorded kills on every cha
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,16 @@ from hintspec.lang.errors import UsageError
 from hintspec.manifests.explorer import load_manifest
 
 
+def models_manifest_dir() -> Path:
+    """``models/manifest`` of the source tree (an editable install links the files from a
+    build tree: a new file must go to the real directory)."""
+    spec = importlib.util.find_spec("hintspec.models")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).resolve().parent / "manifest"
+
+
 def mutation_dir() -> Path:
-    return Path(str(resources.files("hintspec.models").joinpath("manifest", "mutation")))
+    return models_manifest_dir() / "mutation"
 
 
 def run_configs(

@@ -98,7 +98,8 @@ def progress_line(r: MutantResult) -> str:
     """One line per finished mutant (for --verbose)."""
     extra = ""
     if r.outcome == KILLED:
-        extra = f" by {', '.join(r.killers)} ({r.trace_length} steps, [{r.config}])"
+        steps = "no trace" if r.trace_length is None else f"{r.trace_length} steps"
+        extra = f" by {', '.join(r.killers)} ({steps}, [{r.config}])"
     elif r.reason:
         extra = f": {r.reason}"
     return f"{r.outcome:<10} {_headline(r)}{extra}"
@@ -172,6 +173,10 @@ def _diff_html(diff: str) -> str:
     return "<pre>" + "\n".join(rows) + "</pre>"
 
 
+def _steps(length: int | None) -> str:
+    return "no witness reachable" if length is None else f"{length} steps"
+
+
 def render_html(run: MutationRun, *, diffs: dict[str, str]) -> str:
     """One self-contained page (no script, no network)."""
     e = html.escape
@@ -209,7 +214,7 @@ def render_html(run: MutationRun, *, diffs: dict[str, str]) -> str:
             parts.append(_diff_html(diffs.get(r.mutant.id, "")))
             for kill in r.kills:
                 parts.append(
-                    f"<details><summary>killed by {e(kill.prop)}: {kill.length} steps at "
+                    f"<details><summary>killed by {e(kill.prop)}: {_steps(kill.length)} at "
                     f"[{e(r.config)}]</summary><pre>{e(kill.trace)}</pre></details>"
                 )
             parts.append("</details>")
