@@ -304,6 +304,7 @@ def lines_run(path: str) -> Iterator[set[int]]:
     C tracer when it is installed (a few times faster), else ``sys.settrace`` with local
     tracing only in that file's code."""
     hit: set[int] = set()
+    coverage: Any
     try:
         import coverage
     except ImportError:
