@@ -199,21 +199,61 @@ def _is_model_class(cls: ast.ClassDef) -> bool:
     return False
 
 
-def _mentions_variant(node: ast.AST) -> bool:
+def _mentions_variant(node: ast.AST, flags: frozenset[str] = frozenset()) -> bool:
     return any(
-        (isinstance(n, ast.Attribute) and n.attr == "variant")
-        or (isinstance(n, ast.Name) and n.id == "variant")
+        (isinstance(n, ast.Attribute) and (n.attr == "variant" or n.attr in flags))
+        or (isinstance(n, ast.Name) and (n.id == "variant" or n.id in flags))
         for n in ast.walk(node)
     )
 
 
-def _is_variant_switch(node: ast.expr) -> bool:
-    """A test of which variant runs (``self.variant == "x"``, ``self.variant in (...)``)."""
+def _is_variant_switch(node: ast.expr, flags: frozenset[str] = frozenset()) -> bool:
+    """A test of which variant runs (``self.variant == "x"``, ``self.variant in (...)``,
+    or a flag ``__init__`` derives from the variant alone, ``self.offline_design``)."""
     if isinstance(node, ast.BoolOp):
-        return all(_is_variant_switch(v) for v in node.values)
+        return all(_is_variant_switch(v, flags) for v in node.values)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _is_variant_switch(node.operand)
-    return isinstance(node, ast.Compare) and _mentions_variant(node)
+        return _is_variant_switch(node.operand, flags)
+    if isinstance(node, ast.Attribute) and node.attr in flags:
+        return True
+    if isinstance(node, ast.Name) and node.id in flags:
+        return True
+    return isinstance(node, ast.Compare) and _mentions_variant(node, flags)
+
+
+def _variant_flags(tree: ast.Module) -> frozenset[str]:
+    """Attributes a model's ``__init__`` sets from the variant (``self.capped =
+    self.variant in (...)``): testing one is testing the variant."""
+    flags: set[str] = set()
+    for cls in tree.body:
+        if not (isinstance(cls, ast.ClassDef) and _is_model_class(cls)):
+            continue
+        for item in cls.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                for stmt in ast.walk(item):
+                    if (
+                        isinstance(stmt, ast.Assign)
+                        and len(stmt.targets) == 1
+                        and isinstance(stmt.targets[0], ast.Attribute)
+                        and _only_variant(stmt.value, frozenset(flags))
+                    ):
+                        flags.add(stmt.targets[0].attr)
+    return frozenset(flags)
+
+
+def _only_variant(node: ast.expr, flags: frozenset[str]) -> bool:
+    """The value depends on the variant and on constants only (``config.variant in
+    PERCPU``, ``self.variant != "x"``)."""
+    if not _mentions_variant(node, flags):
+        return False
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and n.attr not in ("variant", "config", *flags):
+            return False
+        if isinstance(n, ast.Name) and not (
+            n.id in ("self", "config", "variant") or n.id.isupper()
+        ):
+            return False
+    return True
 
 
 def _own_nodes(fn: ast.FunctionDef) -> Iterator[ast.AST]:
@@ -305,9 +345,19 @@ def _design_functions(tree: ast.Module) -> list[_Function]:
 class _Collector:
     """Walks one function and collects its mutants (in source order per operator)."""
 
-    def __init__(self, src: _Source, fn: _Function) -> None:
+    def __init__(self, src: _Source, fn: _Function, flags: frozenset[str] = frozenset()) -> None:
         self.src = src
         self.fn = fn
+        local = set(flags)  # locals set from the variant alone: retry = self.variant == "x"
+        for node in _own_nodes(fn.node):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and _only_variant(node.value, frozenset(local))
+            ):
+                local.add(node.targets[0].id)
+        self.flags = frozenset(local)
         self.out: list[Mutant] = []
         self.seen: dict[tuple[str, str, str], int] = {}
         self.labels: set[int] = set()
@@ -413,7 +463,7 @@ class _Collector:
         return self.out
 
     def condition(self, test: ast.expr, *, drop: bool) -> None:
-        if _is_variant_switch(test):
+        if _is_variant_switch(test, self.flags):
             return
         self.negate(test)
         if drop and not (isinstance(test, ast.Constant) and test.value is True):
@@ -437,13 +487,13 @@ class _Collector:
         return text if isinstance(node, _ATOMIC) else f"({text})"
 
     def boolop(self, node: ast.BoolOp) -> None:
-        if _is_variant_switch(node):
+        if _is_variant_switch(node, self.flags):
             return
         op, other = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
         parts = [self._wrapped(v) for v in node.values]
         self.replace("and-or", node, f"({f' {other} '.join(parts)})", "and/or swapped")
         for i, value in enumerate(node.values):
-            if _is_variant_switch(value):
+            if _is_variant_switch(value, self.flags):
                 continue
             self.negate(value)
             rest = [p for j, p in enumerate(parts) if j != i]
@@ -451,7 +501,7 @@ class _Collector:
             self.replace("drop-condition", node, text, f"operand {i + 1} of {op} dropped")
 
     def boundary(self, node: ast.Compare) -> None:
-        if len(node.ops) != 1 or _mentions_variant(node):
+        if len(node.ops) != 1 or _mentions_variant(node, self.flags):
             return
         new = _BOUNDARY_OP.get(type(node.ops[0]))
         if new is None:
@@ -653,9 +703,10 @@ def enumerate_mutants(source: str, operators: tuple[str, ...] = OPERATORS) -> li
     (source order), then by site; fairness mutants last."""
     tree = ast.parse(source)
     src = _Source(source)
+    flags = _variant_flags(tree)
     out: list[Mutant] = []
     for fn in _design_functions(tree):
-        out.extend(_Collector(src, fn).collect())
+        out.extend(_Collector(src, fn, flags).collect())
     for fn in _functions(tree):
         out.extend(_fairness_mutants(src, fn))
     chosen: list[Mutant] = []

@@ -89,6 +89,7 @@ def mutant_record(r: MutantResult) -> dict[str, Any]:
     if r.kills:
         out["by"] = r.killers
         out["length"] = r.trace_length
+        out["lengths"] = {k.prop: k.length for k in r.kills}
     if r.config:
         out["config"] = r.config
     if r.outcome != "killed":
