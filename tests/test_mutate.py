@@ -27,8 +27,10 @@ from hintspec.engine.mutate_run import (
     load_module,
     model_class,
 )
+from hintspec.engine.stateful import safety_properties
 from hintspec.lang.errors import UsageError
-from hintspec.lang.registry import all_models
+from hintspec.lang.registry import all_models, get_model
+from hintspec.manifests.mutation import explorer_kills, load_record, unexplained, update_record
 
 PATH = str(Path(toy_mutation.__file__).resolve())
 SOURCE = Path(PATH).read_text(encoding="utf-8")
@@ -292,6 +294,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
         ["mutate", "reference_buddy", "--from", str(tmp_path / "missing")],
         ["mutate", "reference_buddy", "--operators", "explode"],
         ["mutate", "reference_buddy", "--variant", "isolate_ignores_cap"],
+        ["mutate", "reference_buddy", "--checker", "prove"],
+        ["mutate", "reference_buddy", "--killed-within", "12", "--update-manifest"],
     ]
     for argv in cases:
         assert main(argv) == 2, argv
@@ -304,3 +308,32 @@ def test_cli_list_prints_the_mutants_without_running_them(capsys) -> None:
     out = capsys.readouterr().out
     assert out.strip().endswith("3 of 85 mutants") or "3 of " in out
     assert out.count("--- a/models/reference_buddy.py") == 3
+
+
+def test_cli_killed_within_lists_the_short_safety_kills_of_the_record(capsys) -> None:
+    kills = explorer_kills("reference_buddy", 3, safety_properties(get_model("reference_buddy")))
+    assert kills and max(kills.values()) <= 3
+    assert main(["mutate", "reference_buddy", "--list", "--killed-within", "3"]) == 0
+    out = capsys.readouterr().out
+    listed = {
+        line.split()[0] for line in out.splitlines() if line[:1].isalnum() and " line " in line
+    }
+    assert listed == set(kills)
+    assert out.strip().endswith(f"{len(kills)} of {len(kills)} mutants")
+
+
+def test_a_rerun_keeps_the_triage_of_each_survivor(tmp_path: Path) -> None:
+    run = _run([_one(operator="disable", function="Ring.poll")])
+    survivors = [r.mutant.id for r in run.survivors]
+    assert len(survivors) == 1
+    path = update_record(run, tmp_path)
+    doc = json.loads(path.read_text())
+    record = doc["checkers"]["explore"]
+    assert len(unexplained(record)) == len(survivors)
+    for mid in survivors:
+        record["mutants"][mid].update(triage="accepted", why="a reason")
+    path.write_text(json.dumps(doc))
+    update_record(run, tmp_path)
+    again = load_record("toy_ring", tmp_path)
+    assert again is not None and not unexplained(again["checkers"]["explore"])
+    assert again["checkers"]["explore"]["mutants"][survivors[0]]["why"] == "a reason"

@@ -4,7 +4,9 @@
 the kill rate of the model's default design. On every change this test
 
 * checks each record is consistent (the counts are those of its mutants, the rate is
-  killed / (killed + survived)), and
+  killed / (killed + survived)),
+* requires every survivor to be explained (its ``triage`` and ``why``, see
+  hintspec.manifests.mutation.TRIAGES), and
 * replays a deterministic sample of the recorded kills -- a few mutants per model that the
   explorer killed through a safety property -- and requires each to be killed again, by
   one of the properties that killed it: a model edit that loses teeth shows up here.
@@ -13,6 +15,9 @@ The full run is a command (``hintspec mutate MODEL``; minutes to hours per model
 test. When a model's code changes, mutants of the changed code get new ids; the sample is
 drawn among the recorded ids that still exist, and too few left means the record is
 stale: run ``hintspec mutate MODEL --update-manifest`` again.
+
+Only the models with a record are checked: a model being rewritten gets its record once
+its code settles (a record of code that is about to change would only be stale).
 """
 
 from __future__ import annotations
@@ -31,11 +36,16 @@ from hintspec.engine.mutate_run import (
 )
 from hintspec.engine.stateful import safety_properties
 from hintspec.lang.registry import all_models, get_model
-from hintspec.manifests.mutation import load_record, run_configs
+from hintspec.manifests.mutation import load_record, mutation_dir, run_configs, unexplained
 
-MODELS = sorted(all_models())
-SAMPLE = 2
-"""Recorded kills replayed per model (about 60 s for all models on two busy cores)."""
+MODELS = sorted(p.stem for p in mutation_dir().glob("*.json"))
+SAMPLE = 3
+"""Recorded kills replayed per model (a few seconds for every recorded model)."""
+
+
+def test_each_record_is_of_a_model() -> None:
+    assert MODELS, "no mutation record at all"
+    assert set(MODELS) <= set(all_models()), "a mutation record of no model"
 
 
 def _record(name: str) -> dict[str, Any]:
@@ -60,6 +70,16 @@ def test_each_record_is_consistent(name: str) -> None:
         assert sum(tally.values()) <= rec["enumerated"]
         if rec["sample"] is None:
             assert sum(tally.values()) == rec["enumerated"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_survivor_is_explained(name: str) -> None:
+    for checker, rec in _record(name)["checkers"].items():
+        missing = unexplained(rec)
+        assert not missing, (
+            f"{name} {checker}: {len(missing)} survivor(s) without a triage and a why in "
+            f"models/manifest/mutation/{name}.json: " + "; ".join(missing[:5])
+        )
 
 
 def _sample(name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -93,9 +113,7 @@ def test_a_sample_of_the_recorded_kills_is_still_killed(name: str) -> None:
         m = mutants[mid]
         mutant_cls = model_class(load_module(m.apply(source), str(path), name), name)
         cfg = configs[rec["config"]]
-        _, _, result = explore_once(
-            mutant_cls, variant, cfg, timeout=120, stop_after_violation=1
-        )
+        _, _, result = explore_once(mutant_cls, variant, cfg, timeout=120, stop_after_violation=1)
         found = set(result.failing)
         assert found & set(rec["by"]), (
             f"{name}: mutant {mid} ({m.function} line {m.line}, {m.operator}: "

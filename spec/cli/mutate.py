@@ -19,9 +19,10 @@ from hintspec.engine.mutate_ops import (
     patched_files,
 )
 from hintspec.engine.mutate_run import module_path
+from hintspec.engine.stateful import safety_properties
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
-from hintspec.manifests.mutation import run_configs, update_record
+from hintspec.manifests.mutation import explorer_kills, run_configs, update_record
 from hintspec.outputs.mutation import dumps, progress_line, render_html, render_text, to_json
 from hintspec.traces.files import write_text_atomic
 
@@ -44,7 +45,7 @@ def register(sub: Any) -> None:
         type=positive_float,
         help="seconds per mutant per configuration (default: 5 x the original's, >= 30)",
     )
-    p.add_argument("--checker", choices=CHECKERS, default="explore")
+    p.add_argument("--checker", choices=(*CHECKERS, "prove"), default="explore")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument(
         "--from",
@@ -59,6 +60,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--operators",
         help=f"comma-separated subset of: {', '.join(OPERATORS)}",
+    )
+    p.add_argument(
+        "--killed-within",
+        type=positive_int,
+        metavar="N",
+        help=(
+            "only the mutants the explorer's record kills through a safety property "
+            "(always, no deadlock) with a trace of at most N steps (for --checker fuzz)"
+        ),
     )
     p.add_argument("--list", action="store_true", help="list the mutants and their diffs; run none")
     p.add_argument("--json", metavar="FILE", help="write the whole run as JSON")
@@ -107,7 +117,16 @@ def _patches(directory: str, source: str, path: Path) -> list[Mutant]:
     return out
 
 
+PROVE_LEFT_OUT = (
+    "--checker prove is not available: a Z3 encoding is a separate twin of the model "
+    "(properties/proofs/MODEL/), which a mutant of the model's code does not change; what "
+    "ties the two is the conformance check (tests/test_smt_conformance.py)"
+)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.checker == "prove":
+        raise UsageError(PROVE_LEFT_OUT)
     cls = get_model(args.model)
     variant = args.variant or cls.Config().variant
     if variant not in cls.variants:
@@ -122,6 +141,16 @@ def run(args: argparse.Namespace) -> int:
         mutants = _patches(args.patches, source, path)
     else:
         mutants = enumerate_mutants(source, operators)
+    note = ""
+    distinct: frozenset[str] = frozenset()
+    if args.killed_within:
+        kills = explorer_kills(cls.name, args.killed_within, safety_properties(cls))
+        mutants = [m for m in mutants if m.id in kills]
+        distinct = frozenset(kills)
+        note = (
+            f"the {len(mutants)} the explorer kills through a safety property within "
+            f"{args.killed_within} steps"
+        )
     enumerated = len(mutants)
     chosen = select(mutants, args.sample, args.seed)
     diffs = {m.id: m.diff(source, shown_path) for m in chosen}
@@ -131,6 +160,11 @@ def run(args: argparse.Namespace) -> int:
             print(diffs[m.id])
         print(f"{len(chosen)} of {enumerated} mutants")
         return EXIT_OK
+    if args.update_manifest and args.killed_within and args.checker == "explore":
+        raise UsageError(
+            "--killed-within chooses mutants by the explorer's own record: it cannot "
+            "update that record (use it with --checker fuzz)"
+        )
     if args.update_manifest and (args.patches or args.operators):
         raise UsageError(
             "--update-manifest records the standard operator set (a --sample is said so): "
@@ -168,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         sample=(args.sample, args.seed) if args.sample and args.sample < enumerated else None,
         fuzzer=teeth_fuzzer() if args.checker == "fuzz" else None,
+        distinct=distinct,
+        note=note,
         progress=progress,
     )
     result.operators = ("patches",) if args.patches else operators

@@ -114,6 +114,8 @@ class MutationRun:
     sample: tuple[int, int] | None = None
     """(K, seed) when a sample of the enumerated mutants ran."""
     operators: tuple[str, ...] = OPERATORS
+    note: str = ""
+    """What the mutants were chosen by, beyond the operators (``--killed-within``)."""
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -202,9 +204,11 @@ def run_mutant(
     bases: Sequence[Baseline],
     checker: str,
     fuzzer: Fuzzer | None = None,
+    distinct: bool = False,
 ) -> MutantResult:
     """Check one mutant at each configuration in turn (smallest first), stopping at the
-    first that kills it or that it raises in."""
+    first that kills it or that it raises in. ``distinct``: the explorer is known to kill
+    it, so a fuzzer that does not is not followed by a graph comparison."""
     start = time.monotonic()
     try:
         cls = model_class(load_module(mutant.apply(source), path, model), model)
@@ -214,7 +218,7 @@ def run_mutant(
     for b in bases:
         if checker == "fuzz":
             assert fuzzer is not None
-            out = run_fuzz(cls, variant, b.config, b, fuzzer)
+            out = run_fuzz(cls, variant, b.config, b, fuzzer, compare=not distinct)
         else:
             out = run_explore(cls, variant, b.config, b)
         outcomes.append(out)
@@ -331,6 +335,8 @@ def mutate(
     jobs: int = 1,
     sample: tuple[int, int] | None = None,
     fuzzer: Fuzzer | None = None,
+    distinct: frozenset[str] = frozenset(),
+    note: str = "",
     progress: Callable[[MutantResult], None] | None = None,
 ) -> MutationRun:
     """Mutation analysis of ``cls`` (whose module's text is ``source``, at ``path``): the
@@ -361,6 +367,7 @@ def mutate(
             bases=bases,
             checker=checker,
             fuzzer=fuzzer,
+            distinct=m.id in distinct,
         )
 
     per_config = sum(b.config.budget or MIN_BUDGET for b in bases)
@@ -382,6 +389,7 @@ def mutate(
         enumerated=enumerated,
         results=ordered,
         sample=sample,
+        note=note,
         seconds=time.monotonic() - start,
         interrupted=interrupted,
     )

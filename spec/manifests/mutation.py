@@ -14,7 +14,15 @@ The kill rates are recorded apart from the explorer's manifest, in
         "sample": null, "counts": {"killed": 60, "survived": 5, ...}, "kill_rate": 0.923,
         "mutants": {"<id>": {"outcome": "killed", "operator": "negate",
                              "function": "ReferenceBuddy.alloc", "line": 86,
-                             "by": ["..."], "length": 3, "config": "frames=8"}, ...}}}}
+                             "by": ["..."], "length": 3, "config": "frames=8"},
+                   "<id>": {"outcome": "survived", ..., "triage": "accepted",
+                            "why": "..."}, ...}}}}
+
+Each survivor carries a triage, written by the model's engineer when reviewing the run:
+``triage`` is one of ``TRIAGES`` and ``why`` says what the mutant changes and why no
+property sees it (or what the model needs). A rerun keeps the triage of every mutant that
+survives again under the same id; a new survivor has none until someone reviews it, and
+the test suite names it (tests/test_mutate_manifest.py).
 
 The test suite replays a deterministic sample of the recorded kills on every change
 (tests/test_mutate_manifest.py), so a model edit that loses teeth shows up.
@@ -31,6 +39,13 @@ from hintspec.engine.mutate import MutantResult, MutationRun
 from hintspec.engine.mutate_run import RunConfig
 from hintspec.lang.errors import UsageError
 from hintspec.manifests.explorer import load_manifest
+
+TRIAGES = {
+    "beyond-bound": "a real change that shows only at a larger configuration than the run's",
+    "accepted": "no property should see it: the mutant is harmless or equivalent in effect",
+    "model-needs": "a gap: the model needs the property or the behaviour named in why",
+}
+"""How a survivor is explained (the record's ``triage`` field)."""
 
 
 def models_manifest_dir() -> Path:
@@ -107,10 +122,50 @@ def run_record(run: MutationRun) -> dict[str, Any]:
         "operators": list(run.operators),
         "enumerated": run.enumerated,
         "sample": None if run.sample is None else {"k": run.sample[0], "seed": run.sample[1]},
+        "chosen": run.note or None,
         "counts": run.counts(),
         "kill_rate": None if rate is None else round(rate, 4),
         "mutants": {r.mutant.id: mutant_record(r) for r in run.results},
     }
+
+
+def explorer_kills(model: str, within: int, safety: set[str]) -> dict[str, int]:
+    """Mutant id -> the shortest trace by which the explorer's record kills it through one
+    of the ``safety`` properties, for the kills of at most ``within`` steps."""
+    doc = load_record(model)
+    rec = (doc or {}).get("checkers", {}).get("explore")
+    if rec is None:
+        raise UsageError(
+            f"{model}: no explorer record to choose mutants from; run "
+            f"`hintspec mutate {model} --update-manifest` first"
+        )
+    out = {}
+    for mid, m in rec["mutants"].items():
+        lengths = [n for p, n in m.get("lengths", {}).items() if p in safety and n is not None]
+        if m["outcome"] == "killed" and lengths and min(lengths) <= within:
+            out[mid] = min(lengths)
+    return out
+
+
+def _keep_triage(record: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """Carry the triage of each survivor of ``previous`` that survives again in ``record``."""
+    old = (previous or {}).get("mutants", {})
+    for mid, m in record["mutants"].items():
+        before = old.get(mid, {})
+        if m["outcome"] == "survived" and before.get("outcome") == "survived":
+            for key in ("triage", "why"):
+                if key in before:
+                    m[key] = before[key]
+
+
+def unexplained(record: dict[str, Any]) -> list[str]:
+    """The survivors of a checker's record without a valid triage (id: what it changes)."""
+    return [
+        f"{mid} ({m['function']} line {m['line']}: {m.get('what', m['operator'])})"
+        for mid, m in record["mutants"].items()
+        if m["outcome"] == "survived"
+        and (m.get("triage") not in TRIAGES or not str(m.get("why", "")).strip())
+    ]
 
 
 def load_record(model: str, directory: Path | None = None) -> dict[str, Any] | None:
@@ -139,7 +194,9 @@ def update_record(run: MutationRun, directory: Path | None = None) -> Path:
     if doc.get("variant") not in (None, run.variant):
         doc = {}
     checkers = dict(doc.get("checkers", {}))
-    checkers[run.checker] = run_record(run)
+    record = run_record(run)
+    _keep_triage(record, checkers.get(run.checker))
+    checkers[run.checker] = record
     doc = {"model": run.model, "variant": run.variant, "checkers": dict(sorted(checkers.items()))}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -26,6 +26,8 @@ def _scope(run: MutationRun) -> list[str]:
         budget = f"{cfg.budget:.0f} s" if cfg.budget else "none"
         lines.append(f"  config [{cfg.label}]: budget {budget}, bound {cfg.max_states:,} states")
     lines.extend(f"  left out {why}" for why in run.skipped)
+    if run.note:
+        lines.append(f"  mutants chosen: {run.note}")
     lines.append(f"  operators: {', '.join(run.operators)}")
     if run.sample is not None:
         k, seed = run.sample
