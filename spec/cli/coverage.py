@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {'known   ' if id(gap) in listed else 'UNLISTED'} {gap.describe()}")
         for k in cov.stale():
             print(f"  COVERED  now, remove from the known list: {k['function']}: {k['from']}")
+        for k in cov.untriaged():
+            print(f"  NO REASON in the known list: {k['function']}: {k['from']}")
         for where in cov.bare_pragmas:
             print(f"  NO REASON {where}: a pragma needs '-- <reason>'")
         if args.update_known:
