@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,23 @@ from hintspec.engine.mutate_run import (
     KILLED,
     SURVIVED,
     TIMEOUT,
+    BudgetExceeded,
     RunConfig,
     load_module,
     model_class,
+    time_limit,
 )
 from hintspec.engine.stateful import safety_properties
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import all_models, get_model
-from hintspec.manifests.mutation import explorer_kills, load_record, unexplained, update_record
+from hintspec.manifests.mutation import (
+    explorer_kills,
+    load_record,
+    recorded_triage,
+    unexplained,
+    update_record,
+)
+from hintspec.outputs.mutation import render_html, render_text
 
 PATH = str(Path(toy_mutation.__file__).resolve())
 SOURCE = Path(PATH).read_text(encoding="utf-8")
@@ -187,6 +197,22 @@ def test_a_mutant_that_loops_for_ever_is_a_timeout() -> None:
     assert "did not return" in run.results[0].reason
 
 
+def test_a_budget_whose_raise_was_swallowed_raises_again() -> None:
+    # Python swallows an exception raised in a gc callback or a __del__; the budget must
+    # still end the block
+    hook = sys.unraisablehook
+    raised = 0
+    with pytest.raises(BudgetExceeded), time_limit(0.05):
+        while True:
+            try:
+                time.sleep(0.01)
+            except BudgetExceeded:
+                raised += 1
+                if raised == 2:
+                    raise
+    assert raised == 2 and sys.unraisablehook is hook
+
+
 def test_a_config_built_from_strings_uses_the_mutants_own_enums() -> None:
     # each load is its own module: a Config parsed against another load's enum would make
     # `mode is not Mode.STRICT` true and take disabled (a kill that is not one)
@@ -337,3 +363,8 @@ def test_a_rerun_keeps_the_triage_of_each_survivor(tmp_path: Path) -> None:
     again = load_record("toy_ring", tmp_path)
     assert again is not None and not unexplained(again["checkers"]["explore"])
     assert again["checkers"]["explore"]["mutants"][survivors[0]]["why"] == "a reason"
+    triage = recorded_triage("toy_ring", "upstream", "explore", tmp_path)
+    assert triage == {survivors[0]: "accepted: a reason"}
+    assert recorded_triage("toy_ring", "overfill", "explore", tmp_path) == {}
+    assert "    triage: accepted: a reason" in render_text(run, diffs={}, triage=triage)
+    assert "triage: accepted: a reason" in render_html(run, diffs={}, triage=triage)

@@ -22,7 +22,12 @@ from hintspec.engine.mutate_run import module_path
 from hintspec.engine.stateful import safety_properties
 from hintspec.lang.errors import UsageError
 from hintspec.lang.registry import get_model
-from hintspec.manifests.mutation import explorer_kills, run_configs, update_record
+from hintspec.manifests.mutation import (
+    explorer_kills,
+    recorded_triage,
+    run_configs,
+    update_record,
+)
 from hintspec.outputs.mutation import dumps, progress_line, render_html, render_text, to_json
 from hintspec.traces.files import write_text_atomic
 
@@ -209,11 +214,12 @@ def run(args: argparse.Namespace) -> int:
     result.operators = ("patches",) if args.patches else operators
     if sys.stderr.isatty() and not args.verbose:
         sys.stderr.write("\r" + " " * 40 + "\r")
-    print(render_text(result, diffs=diffs), end="")
+    triage = None if args.patches else recorded_triage(cls.name, variant, args.checker)
+    print(render_text(result, diffs=diffs, triage=triage), end="")
     if args.json:
         write_text_atomic(Path(args.json), dumps(to_json(result, diffs=diffs)))
     if args.html:
-        write_text_atomic(Path(args.html), render_html(result, diffs=diffs))
+        write_text_atomic(Path(args.html), render_html(result, diffs=diffs, triage=triage))
     if args.update_manifest and not result.interrupted:
         print(f"recorded in {update_record(result)}")
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK

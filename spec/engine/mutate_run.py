@@ -61,6 +61,10 @@ class BudgetExceeded(BaseException):
     reports do not take it for the model raising."""
 
 
+RE_ALARM = 0.5
+"""Seconds after which an expired budget raises again, if the first raise was swallowed."""
+
+
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise :class:`BudgetExceeded` in the block after ``seconds`` (SIGALRM, main thread of
@@ -75,13 +79,22 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     def expire(_signum: int, _frame: Any) -> None:
         raise BudgetExceeded
 
+    def unraisable(info: Any) -> None:
+        # the alarm fell inside a callback whose exceptions Python swallows (e.g. a gc
+        # callback of Hypothesis): say nothing, the interval timer raises it again
+        if not isinstance(info.exc_value, BudgetExceeded):
+            hook(info)
+
+    hook = sys.unraisablehook
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    sys.unraisablehook = unraisable
+    signal.setitimer(signal.ITIMER_REAL, seconds, RE_ALARM)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = hook
 
 
 class MutantBuildError(Exception):

@@ -44,6 +44,7 @@ TRIAGES = {
     "beyond-bound": "a real change that shows only at a larger configuration than the run's",
     "accepted": "no property should see it: the mutant is harmless or equivalent in effect",
     "model-needs": "a gap: the model needs the property or the behaviour named in why",
+    "checker-misses": "the explorer kills it; this checker (fuzz) does not reach the trace",
 }
 """How a survivor is explained (the record's ``triage`` field)."""
 
@@ -156,6 +157,22 @@ def _keep_triage(record: dict[str, Any], previous: dict[str, Any] | None) -> Non
             for key in ("triage", "why"):
                 if key in before:
                     m[key] = before[key]
+
+
+def recorded_triage(
+    model: str, variant: str, checker: str, directory: Path | None = None
+) -> dict[str, str]:
+    """Mutant id -> "triage: why" of the survivors the model's record explains (none when
+    the record is of another variant)."""
+    doc = load_record(model, directory) or {}
+    if doc.get("variant") != variant:
+        return {}
+    rec = (doc.get("checkers") or {}).get(checker) or {}
+    return {
+        mid: f"{m['triage']}: {m['why']}"
+        for mid, m in rec.get("mutants", {}).items()
+        if m.get("outcome") == "survived" and m.get("triage") and m.get("why")
+    }
 
 
 def unexplained(record: dict[str, Any]) -> list[str]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from hintspec.engine.mutate import NOT_REACHED, RATE_MEANING, MutantResult, MutationRun
 from hintspec.engine.mutate_run import CLASSES, EQUIVALENT, KILLED, SURVIVED
+
+UNTRIAGED = "none recorded: explain it in models/manifest/mutation/MODEL.json (triage, why)"
 
 
 def _rate(run: MutationRun) -> str:
@@ -47,8 +50,11 @@ def equivalent_split(run: MutationRun) -> tuple[int, int]:
     return unreached, len(eq) - unreached
 
 
-def render_text(run: MutationRun, *, diffs: dict[str, str]) -> str:
-    """The table, the attribution, the surviving diffs."""
+def render_text(
+    run: MutationRun, *, diffs: dict[str, str], triage: Mapping[str, str] | None = None
+) -> str:
+    """The table, the attribution, the surviving diffs (each with its recorded triage,
+    ``triage``: mutant id -> "kind: why", from the mutation manifest)."""
     title = f"mutate {run.model} ({run.variant}), checker {run.checker}"
     out = [title, *_scope(run), ""]
     counts = run.counts()
@@ -86,6 +92,8 @@ def render_text(run: MutationRun, *, diffs: dict[str, str]) -> str:
     for r in survivors:
         out.append(f"  {_headline(r)}")
         out.append(f"    {r.reason}")
+        if triage is not None:
+            out.append(f"    triage: {triage.get(r.mutant.id, UNTRIAGED)}")
         out.extend(f"    {line}" for line in diffs.get(r.mutant.id, "").rstrip().splitlines())
         out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -179,8 +187,10 @@ def _steps(length: int | None) -> str:
     return "no witness reachable" if length is None else f"{length} steps"
 
 
-def render_html(run: MutationRun, *, diffs: dict[str, str]) -> str:
-    """One self-contained page (no script, no network)."""
+def render_html(
+    run: MutationRun, *, diffs: dict[str, str], triage: Mapping[str, str] | None = None
+) -> str:
+    """One self-contained page (no script, no network); ``triage`` as for render_text."""
     e = html.escape
     counts = run.counts()
     head = f"mutate {run.model} ({run.variant}), checker {run.checker}"
@@ -213,6 +223,9 @@ def render_html(run: MutationRun, *, diffs: dict[str, str]) -> str:
             parts.append(f"<details{is_open}><summary>{e(_headline(r))}</summary>")
             if r.reason:
                 parts.append(f"<p class='note'>{e(r.reason)}</p>")
+            if triage is not None and outcome == "survived":
+                why = triage.get(r.mutant.id, UNTRIAGED)
+                parts.append(f"<p class='note'>triage: {e(why)}</p>")
             parts.append(_diff_html(diffs.get(r.mutant.id, "")))
             for kill in r.kills:
                 parts.append(
