@@ -11,13 +11,8 @@ import pytest
 import toy_mutation
 from hintspec.cli.app import main
 from hintspec.engine.mutate import mutate, run_mutant, select
-from hintspec.engine.mutate_ops import (
-    OPERATORS,
-    PatchError,
-    apply_patch,
-    enumerate_mutants,
-    external_mutant,
-)
+from hintspec.engine.mutate_ops import OPERATORS, enumerate_mutants
+from hintspec.engine.mutate_patches import PatchError, apply_patch, external_mutant
 from hintspec.engine.mutate_run import (
     EQUIVALENT,
     INVALID,

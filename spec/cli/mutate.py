@@ -11,13 +11,8 @@ from typing import Any
 from hintspec.cli.common import EXIT_INTERRUPTED, EXIT_OK, positive_float, positive_int
 from hintspec.engine.fuzzing import teeth_fuzzer
 from hintspec.engine.mutate import CHECKERS, Mutant, MutantResult, mutate, select
-from hintspec.engine.mutate_ops import (
-    OPERATORS,
-    PatchError,
-    enumerate_mutants,
-    external_mutant,
-    patched_files,
-)
+from hintspec.engine.mutate_ops import OPERATORS, enumerate_mutants
+from hintspec.engine.mutate_patches import PatchError, external_mutant, patched_files
 from hintspec.engine.mutate_run import module_path
 from hintspec.engine.stateful import safety_properties
 from hintspec.lang.errors import UsageError

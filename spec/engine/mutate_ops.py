@@ -43,6 +43,21 @@ import hashlib
 import itertools
 from collections.abc import Iterator
 
+from hintspec.engine.mutate_design import (
+    PROPERTY_DECORATORS,
+    _decorator_name,
+    _design_functions,
+    _Function,
+    _functions,
+    _is_generator,
+    _is_variant_switch,
+    _mentions_variant,
+    _names,
+    _only_variant,
+    _own_nodes,
+    _variant_flags,
+)
+
 OPERATORS = (
     "negate",
     "drop-condition",
@@ -62,21 +77,6 @@ FAIRNESS_OPERATORS = ("drop-fairness", "weaken-fairness")
 
 EXTERNAL = "external"
 """The operator of a mutant read from a patch (``--from DIR``)."""
-
-ROOT_METHODS = ("__init__", "initial_states", "is_terminal")
-"""Model methods that are part of the design besides the actions."""
-
-NOT_MUTATED = ("frame_map", "view", "messages", "canonical")
-"""Model methods that present a state or reduce the search: not the design."""
-
-PROPERTY_DECORATORS = (
-    "always",
-    "sometimes",
-    "eventually",
-    "leads_to",
-    "always_eventually",
-    "progress",
-)
 
 _NEGATED_OP: dict[type[ast.cmpop], str] = {
     ast.Eq: "!=",
@@ -172,174 +172,6 @@ class _Source:
     def indent(self, lineno: int) -> str:
         line = self.lines[lineno - 1]
         return line[: len(line) - len(line.lstrip())]
-
-
-def _decorator_name(node: ast.expr) -> str | None:
-    target = node.func if isinstance(node, ast.Call) else node
-    if isinstance(target, ast.Name):
-        return target.id
-    if isinstance(target, ast.Attribute):
-        return target.attr
-    return None
-
-
-def _is_property(fn: ast.FunctionDef) -> bool:
-    return any(_decorator_name(d) in PROPERTY_DECORATORS for d in fn.decorator_list)
-
-
-def _is_action(fn: ast.FunctionDef) -> bool:
-    return any(_decorator_name(d) == "action" for d in fn.decorator_list)
-
-
-def _is_model_class(cls: ast.ClassDef) -> bool:
-    for base in cls.bases:
-        target = base.value if isinstance(base, ast.Subscript) else base
-        if isinstance(target, ast.Name | ast.Attribute) and _decorator_name(target) == "Model":
-            return True
-    return False
-
-
-def _mentions_variant(node: ast.AST, flags: frozenset[str] = frozenset()) -> bool:
-    return any(
-        (isinstance(n, ast.Attribute) and (n.attr == "variant" or n.attr in flags))
-        or (isinstance(n, ast.Name) and (n.id == "variant" or n.id in flags))
-        for n in ast.walk(node)
-    )
-
-
-def _is_variant_switch(node: ast.expr, flags: frozenset[str] = frozenset()) -> bool:
-    """A test of which variant runs (``self.variant == "x"``, ``self.variant in (...)``,
-    or a flag ``__init__`` derives from the variant alone, ``self.offline_design``)."""
-    if isinstance(node, ast.BoolOp):
-        return all(_is_variant_switch(v, flags) for v in node.values)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _is_variant_switch(node.operand, flags)
-    if isinstance(node, ast.Attribute) and node.attr in flags:
-        return True
-    if isinstance(node, ast.Name) and node.id in flags:
-        return True
-    return isinstance(node, ast.Compare) and _mentions_variant(node, flags)
-
-
-def _variant_flags(tree: ast.Module) -> frozenset[str]:
-    """Attributes a model's ``__init__`` sets from the variant (``self.capped =
-    self.variant in (...)``): testing one is testing the variant."""
-    flags: set[str] = set()
-    for cls in tree.body:
-        if not (isinstance(cls, ast.ClassDef) and _is_model_class(cls)):
-            continue
-        for item in cls.body:
-            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                for stmt in ast.walk(item):
-                    if (
-                        isinstance(stmt, ast.Assign)
-                        and len(stmt.targets) == 1
-                        and isinstance(stmt.targets[0], ast.Attribute)
-                        and _only_variant(stmt.value, frozenset(flags))
-                    ):
-                        flags.add(stmt.targets[0].attr)
-    return frozenset(flags)
-
-
-def _only_variant(node: ast.expr, flags: frozenset[str]) -> bool:
-    """The value depends on the variant and on constants only (``config.variant in
-    PERCPU``, ``self.variant != "x"``)."""
-    if not _mentions_variant(node, flags):
-        return False
-    for n in ast.walk(node):
-        if isinstance(n, ast.Attribute) and n.attr not in ("variant", "config", *flags):
-            return False
-        if isinstance(n, ast.Name) and not (
-            n.id in ("self", "config", "variant") or n.id.isupper()
-        ):
-            return False
-    return True
-
-
-def _own_nodes(fn: ast.FunctionDef) -> Iterator[ast.AST]:
-    """The nodes of ``fn`` outside the functions and lambdas nested in it."""
-    stack: list[ast.AST] = list(fn.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, ast.FunctionDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
-
-
-def _is_generator(fn: ast.FunctionDef) -> bool:
-    return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _own_nodes(fn))
-
-
-def _names(node: ast.AST, ctx: type[ast.expr_context]) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
-
-
-@dataclasses.dataclass
-class _Function:
-    qualname: str
-    node: ast.FunctionDef
-    is_action: bool
-    is_property: bool
-
-
-def _functions(tree: ast.Module) -> list[_Function]:
-    out: list[_Function] = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            out.append(_Function(node.name, node, False, _is_property(node)))
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef):
-                    out.append(
-                        _Function(
-                            f"{node.name}.{item.name}",
-                            item,
-                            _is_model_class(node) and _is_action(item),
-                            _is_property(item),
-                        )
-                    )
-    return out
-
-
-def _design_functions(tree: ast.Module) -> list[_Function]:
-    """The functions an action (or another root of the design) reaches by name, in source
-    order: the design's code, as opposed to its properties and presentation."""
-    funcs = _functions(tree)
-    by_name: dict[str, list[_Function]] = {}
-    for f in funcs:
-        by_name.setdefault(f.node.name, []).append(f)
-    model_classes = {
-        n.name for n in tree.body if isinstance(n, ast.ClassDef) and _is_model_class(n)
-    }
-    roots = [
-        f
-        for f in funcs
-        if f.is_action
-        or (f.qualname.split(".")[0] in model_classes and f.node.name in ROOT_METHODS)
-    ]
-    reached: set[str] = set()
-    work = list(roots)
-    while work:
-        f = work.pop()
-        if f.qualname in reached:
-            continue
-        reached.add(f.qualname)
-        for node in ast.walk(f.node):
-            name = (
-                node.id
-                if isinstance(node, ast.Name)
-                else node.attr
-                if isinstance(node, ast.Attribute)
-                else None
-            )
-            for g in by_name.get(name or "", []):
-                if (
-                    g.qualname not in reached
-                    and not g.is_property
-                    and g.node.name not in NOT_MUTATED
-                ):
-                    work.append(g)
-    return [f for f in funcs if f.qualname in reached]
 
 
 class _Collector:
@@ -718,96 +550,3 @@ def enumerate_mutants(source: str, operators: tuple[str, ...] = OPERATORS) -> li
     ids = [m.id for m in chosen]
     assert len(set(ids)) == len(ids), "mutant ids collide"
     return chosen
-
-
-# -- external mutants: unified diffs -----------------------------------------------------
-
-
-class PatchError(ValueError):
-    """A patch that does not apply to the model file (the message says where)."""
-
-
-def patched_files(diff: str) -> list[str]:
-    """The file names a unified diff changes (its ``+++`` lines, without ``b/``)."""
-    out = []
-    for line in diff.splitlines():
-        if line.startswith("+++ "):
-            name = line[4:].split("\t")[0].strip()
-            out.append(name[2:] if name.startswith(("a/", "b/")) else name)
-    return out
-
-
-def apply_patch(source: str, diff: str) -> str:
-    """``source`` with the hunks of a unified diff applied (each hunk's context and removed
-    lines must match exactly, at its stated line or the nearest place they do)."""
-    lines = source.splitlines(keepends=True)
-    hunks: list[tuple[int, list[str], list[str]]] = []
-    old: list[str] | None = None
-    new: list[str] = []
-    start = 0
-    for raw in diff.splitlines(keepends=True):
-        if raw.startswith("@@"):
-            if old is not None:
-                hunks.append((start, old, new))
-            try:
-                start = int(raw.split()[1].split(",")[0].lstrip("-"))
-            except (IndexError, ValueError):
-                raise PatchError(f"bad hunk header {raw.strip()!r}") from None
-            old, new = [], []
-        elif old is None or raw.startswith(("---", "+++", "\\")):
-            continue
-        elif raw.startswith("-"):
-            old.append(raw[1:])
-        elif raw.startswith("+"):
-            new.append(raw[1:])
-        else:
-            text = raw[1:] if raw[:1] == " " else raw
-            old.append(text)
-            new.append(text)
-    if old is not None:
-        hunks.append((start, old, new))
-    if not hunks:
-        raise PatchError("no hunk")
-    offset = 0
-    for start, before, after in hunks:
-        want = max(0, start - 1 + offset)
-        candidates = sorted(range(len(lines) - len(before) + 1), key=lambda i: abs(i - want))
-        at = next((i for i in candidates if _same(lines[i : i + len(before)], before)), None)
-        if at is None:
-            raise PatchError(f"the hunk at line {start} does not match the model file")
-        lines[at : at + len(before)] = after
-        offset += len(after) - len(before)
-    return "".join(lines)
-
-
-def _same(have: list[str], want: list[str]) -> bool:
-    return [h.rstrip("\r\n") for h in have] == [w.rstrip("\r\n") for w in want]
-
-
-def external_mutant(name: str, source: str, diff: str) -> Mutant:
-    """The mutant a patch makes (its id is the patch's name)."""
-    patched = apply_patch(source, diff)
-    return Mutant(
-        id=name,
-        operator=EXTERNAL,
-        function="(patch)",
-        line=_first_changed_line(source, patched),
-        description=f"patch {name}",
-        patched=patched,
-    )
-
-
-def _first_changed_line(a: str, b: str) -> int:
-    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False), start=1):
-        if x != y:
-            return i
-    return min(len(a.splitlines()), len(b.splitlines())) + 1
-
-
-def design_spans(source: str) -> list[tuple[str, int, int]]:
-    """(qualified name, first line, last line) of each function of the design code in a
-    model module (what an action reaches; see :func:`enumerate_mutants`), in source order."""
-    return [
-        (f.qualname, f.node.lineno, f.node.end_lineno or f.node.lineno)
-        for f in _design_functions(ast.parse(source))
-    ]

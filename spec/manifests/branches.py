@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hintspec.engine.check import check
-from hintspec.engine.mutate_ops import design_spans
+from hintspec.engine.mutate_design import design_spans
 from hintspec.lang.configs import make_config
 from hintspec.lang.errors import ModelError, UsageError
 from hintspec.lang.registry import get_model
