@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import toy_mutation
 from hintspec.cli.app import main
+from hintspec.engine.fuzzing import teeth_fuzzer
 from hintspec.engine.mutate import mutate, run_mutant, select
 from hintspec.engine.mutate_ops import OPERATORS, enumerate_mutants
 from hintspec.engine.mutate_patches import PatchError, apply_patch, external_mutant
@@ -155,6 +156,39 @@ def test_each_class_of_outcome() -> None:
     attribution = run.attribution()
     assert attribution["the ring holds at most its capacity"] == (1, 1)
     assert attribution["tokens are taken in the order they were put"] == (0, 0)
+
+
+def test_the_fuzz_checker_kills_with_a_trace_and_says_when_it_misses() -> None:
+    overfill = _one(operator="boundary", function="Ring.put")
+    common = {"variant": "upstream", "configs": CONFIGS, "skipped": [], "source": SOURCE}
+    run = mutate(
+        toy_mutation.Ring,
+        mutants=[overfill],
+        enumerated=1,
+        path=PATH,
+        checker="fuzz",
+        fuzzer=teeth_fuzzer("ci"),
+        **common,
+    )
+    (killed,) = run.results
+    assert killed.outcome == KILLED and killed.killers == ["the ring holds at most its capacity"]
+
+    def blind(model):  # a fuzzer that never finds anything
+        return None, 0.0
+
+    run = mutate(
+        toy_mutation.Ring,
+        mutants=[overfill],
+        enumerated=1,
+        path=PATH,
+        checker="fuzz",
+        fuzzer=blind,
+        distinct=frozenset({overfill.id}),
+        **common,
+    )
+    (missed,) = run.results
+    assert missed.outcome == SURVIVED
+    assert "the fuzzer found no violation" in missed.reason and "explorer kills it" in missed.reason
 
 
 def test_dropping_a_fairness_shows_which_verdict_needs_it() -> None:

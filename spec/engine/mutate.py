@@ -237,6 +237,8 @@ def run_mutant(
     differs = "], [".join(o.config for o in outcomes if o.outcome == SURVIVED)
     if mutant.operator in FAIRNESS_OPERATORS:
         why = f"no liveness verdict depends on this fairness at [{differs}]"
+    elif checker == "fuzz" and distinct:
+        why = f"the fuzzer found no violation at [{differs}] (the explorer kills it)"
     else:
         why = f"no property violated; the state graph differs at [{differs}]"
     return MutantResult(mutant, SURVIVED, reason=why, seconds=seconds)
