@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 
 from hintspec.cli import (
     check,
+    coverage,
     graph,
     lint,
     manifest,
+    mutate,
     new,
     prove,
     report,
@@ -28,7 +30,20 @@ from hintspec.cli import (
 from hintspec.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, report_model_error
 from hintspec.lang.errors import ModelError, UsageError
 
-COMMANDS = (check, traces, simulate, prove, report, graph, serve, manifest, lint, new)
+COMMANDS = (
+    check,
+    traces,
+    simulate,
+    prove,
+    report,
+    graph,
+    serve,
+    mutate,
+    coverage,
+    manifest,
+    lint,
+    new,
+)
 """The sub-command modules, in the order ``hintspec --help`` lists them."""
 
 

@@ -105,7 +105,20 @@ def check(
             record=record,
             record_edges=record_edges,
         )
+    return verdicts(model, ex, liveness=liveness, engine=used, notes=notes)
+
+
+def verdicts(
+    model: Model[Any, Any],
+    ex: Exploration,
+    *,
+    liveness: bool = True,
+    engine: str = "object",
+    notes: list[str] | None = None,
+) -> CheckResult:
+    """Every property's verdict on an exploration of ``model`` (liveness needs its graph)."""
     complete = ex.bound_hit is None
+    notes = list(notes or [])
     if ex.spilled:
         notes.append(f"{ex.spilled:,} frontier states waited on disk (--spill-frontier)")
     results: list[PropertyResult] = []
@@ -150,7 +163,7 @@ def check(
         bound_hit=ex.bound_hit,
         coverage={a.name: n for a, n in zip(model.actions, ex.coverage, strict=True)},
         complete=complete,
-        engine=used,
+        engine=engine,
         notes=notes,
         fingerprints=ex.fingerprints,
         visited_bytes=ex.visited_bytes,

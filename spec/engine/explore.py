@@ -107,6 +107,10 @@ class Exploration:
         return bisect.bisect_right(self.levels, index) - 1
 
 
+STOPPED = "stopped after a violation"
+"""The bound hit by a search that stops once it has a violation (``stop_after_violation``)."""
+
+
 def explore(
     model: Model[Any, Any],
     *,
@@ -120,6 +124,7 @@ def explore(
     spill_after: int | None = None,
     record: Sequence[StatePredicate] = (),
     record_edges: Sequence[EdgePredicate] = (),
+    stop_after_violation: int | None = None,
 ) -> Exploration:
     """Breadth-first search of the reachable states of ``model``.
 
@@ -133,7 +138,10 @@ def explore(
     evaluate on every state (``tables[key]``), ``record_edges`` predicates of an edge's
     source and target, evaluated on every edge whose ends satisfy the state table it
     names (``edge_tables[key]``, aligned with the graph's edges). ``spill_after``: with
-    fingerprints, keep about that many frontier states in memory and the rest on disk."""
+    fingerprints, keep about that many frontier states in memory and the rest on disk.
+
+    ``stop_after_violation``: once an ``always`` property is violated, stop (a bound hit)
+    when this many states are stored -- for a caller that needs a violation, not all."""
     start = time.monotonic()
     canon = model.canonical if symmetry and model.symmetric else None
     fingerprinter = Fingerprinter() if fingerprints else None
@@ -264,6 +272,9 @@ def explore(
                     progress.update(n, transitions, depth + 1, n - i)
                 if timeout is not None and time.monotonic() - start > timeout:
                     bound_hit = f"timeout {timeout:g} s"
+                    break
+                if stop_after_violation is not None and violations and n >= stop_after_violation:
+                    bound_hit = STOPPED
                     break
     except KeyboardInterrupt:
         bound_hit = INTERRUPTED

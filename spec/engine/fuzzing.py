@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hintspec.engine.explore import explore
@@ -372,3 +372,17 @@ def shorten_trace(model: Model[Any, Any], trace: Trace, *, budget: int = 5000) -
                 progress = True
                 break
     return best
+
+
+def teeth_fuzzer(profile: str = "ci") -> Callable[[Model[Any, Any]], tuple[Trace | None, float]]:
+    """The fuzzer ``hintspec mutate --checker fuzz`` runs on each mutant: the ``profile``
+    settings, no shrinking (a kill needs no minimal trace), the trace shortened by
+    :func:`shorten_trace`."""
+    base = profile_settings(profile)
+
+    def run(model: Model[Any, Any]) -> tuple[Trace | None, float]:
+        start = time.monotonic()
+        result = fuzz(model, base=base, shrink=False)
+        return result.trace, time.monotonic() - start
+
+    return run

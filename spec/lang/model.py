@@ -154,6 +154,9 @@ class PropertySpec:
     a reported page): the name of a ``sometimes`` property, or ``(model, state) -> bool``.
     If no reachable state satisfies it, the invariant says nothing at that configuration
     and its verdict is *vacuous*, not *holds*."""
+    unconditional: bool = False
+    """always: declared to be about every state (no premise): the author has said so, as
+    opposed to having forgotten the trigger (``tests/test_vacuity_declared.py``)."""
 
 
 def _doc(fn: Callable[..., Any]) -> str:
@@ -186,7 +189,11 @@ def _property(
     when: Callable[[Any, Any], bool] | None = None,
     fairness: Mapping[str, str | Fairness] | None = None,
     trigger: str | Callable[[Any, Any], bool] | None = None,
+    unconditional: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    if unconditional and trigger is not None:
+        raise ModelDefinitionError(f"{name!r}: an unconditional property has no trigger")
+
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fair = None
         if fairness is not None:
@@ -200,6 +207,7 @@ def _property(
             when=when,
             fairness=fair,
             trigger=trigger,
+            unconditional=unconditional,
         )
         setattr(fn, _SPEC_ATTR, spec)
         return fn
@@ -208,15 +216,20 @@ def _property(
 
 
 def always(
-    name: str, *, trigger: str | Callable[[Any, Any], bool] | None = None
+    name: str,
+    *,
+    trigger: str | Callable[[Any, Any], bool] | None = None,
+    unconditional: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """An invariant. The method returns True, or a string explaining the violation.
 
     ``trigger`` is its premise, for an invariant about a situation ("no OOM kill while the
     balloon holds pages" is about OOM kills): the name of a ``@sometimes`` property of the
     model, or ``(model, state) -> bool``. A configuration in which it never happens gives
-    the verdict *vacuous* instead of *holds*: nothing was checked there."""
-    return _property(name, PropertyKind.ALWAYS, trigger=trigger)
+    the verdict *vacuous* instead of *holds*: nothing was checked there.
+    ``unconditional=True`` says instead that it is about every state ("no page is lost"):
+    every ``always`` declares one or the other."""
+    return _property(name, PropertyKind.ALWAYS, trigger=trigger, unconditional=unconditional)
 
 
 def sometimes(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
