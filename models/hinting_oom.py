@@ -1,6 +1,6 @@
 """Hinting queues and OOM: the 2019 per-CPU design against the capped single worker.
 
-The review argument this model makes checkable (kernel-facts §5.1, §5.3 items 1-2):
+The review argument this model makes checkable (the 2019 review threads cited below):
 hinting that isolates free pages and holds them until the host answers can starve the
 guest, which then runs out of memory that is "only being hinted"; a single worker that
 keeps at most ``capacity`` blocks in flight limits the damage, and the reviewers asked
@@ -625,7 +625,7 @@ class HintingOom(Model[Config, State]):
     @always("hinting never takes the zone below the low watermark")
     def above_low(self, s: State) -> Check:
         """No isolation by the hinting path leaves fewer than ``wmark_low`` blocks free
-        (the promise of the zone gate, §1.4 / P-RPT-6)."""
+        (the promise of the zone gate)."""
         if s.low_breach:
             return (
                 f"an isolation left the zone below WMARK_LOW ({self.config.wmark_low}); "

@@ -1,8 +1,9 @@
 """The reference benchmark: a tiny buddy allocator with free page reporting.
 
-This is the fixed model of ``shared/benchmarks/reference-buddy-report.md`` that Spin and TLC
-were also run on. It is the explorer's correctness oracle (the distinct-state and transition
-counts must match exactly: 730 / 4,508 at 8 frames, 530,093 / 6,351,984 at 16) and its
+This is the fixed reference model that Spin and TLC were also run on (its Promela twin is
+``tests/benchmarks/reference_buddy_promela.py``). It is the explorer's correctness oracle
+(the distinct-state and transition counts must match exactly: 730 / 4,508 at 8 frames,
+530,093 / 6,351,984 at 16) and its
 performance anchor. It is *not* the product's page-reporting model (see
 ``page_reporting``), and its semantics must not change, so figures stay comparable.
 

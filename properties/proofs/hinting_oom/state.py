@@ -18,6 +18,9 @@ from hintspec.smt import (
 
 EXCLUSION = "every block is in exactly one place"
 
+CHAIN_LIMIT = 256
+"""Blocks up to which ``popcount`` is a chain of additions (see there)."""
+
 
 IN_FLIGHT = "hinting holds at most CAPACITY blocks"
 
@@ -224,9 +227,14 @@ class StateLayout(Encoding[State]):
         return bits.empty(self.idx)
 
     def popcount(self, s: Any) -> Any:
-        """|s| -- a sum over every block (exact relation only), as a balanced tree: a chain
-        of a thousand additions is deeper than Python's recursion limit when bit-blasted."""
+        """|s| -- a sum over every block (exact relation only). A chain of additions up to
+        ``CHAIN_LIMIT`` blocks, a balanced tree above: a chain of a thousand additions is
+        deeper than Python's recursion limit when bit-blasted. (The chain stays where it
+        fits because Z3's search on the small proofs was tuned on it: the balanced form
+        made the ring-lemma CTI query at 16 blocks run for many minutes.)"""
         terms = [self.one_if(s[z3.BitVecVal(i, self.width)]) for i in range(self.n)]
+        if len(terms) <= CHAIN_LIMIT:
+            return functools.reduce(lambda a, b: a + b, terms)
         while len(terms) > 1:
             pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
             terms = pairs + terms[len(terms) - len(terms) % 2 :]
