@@ -453,11 +453,11 @@ def test_the_matrix_transposes_and_shows_the_notes(page: Page, review_page: Path
     assert b.is_visible(by_entry) and not b.is_visible("#balloon_oom .by-property")
     rows = js(b, f"[...document.querySelectorAll('{by_entry} tbody tr')].length")
     assert rows == js(b, "document.querySelectorAll('#balloon_oom table.runs tbody tr').length")
-    note = b.locator(f"{by_entry} tbody tr", has_text="array_pfns_max=4").locator("td.note")
-    assert note.inner_text().startswith("finding: a fill batch of 4 of 6 pages")
+    note = b.locator(f"{by_entry} tbody tr td.note", has_text="upstream OOM-kills").first
+    assert note.inner_text().startswith("FINDING: upstream OOM-kills while the balloon holds")
     assert (
-        b.locator(f"{by_entry} tbody tr", has_text="array_pfns_max=4")
-        .locator(".badge.finding")
+        b.locator(f"{by_entry} tbody tr", has_text="upstream OOM-kills")
+        .first.locator(".badge.finding")
         .is_visible()
     )
     # The findings box says why hinting_oom's default design fails at demand=2.

@@ -55,11 +55,11 @@ def test_every_violation_has_its_trace_inline(text_report: tuple[Any, str, Path]
 def test_designs_verdicts_and_findings_per_model(text_report: tuple[Any, str, Path]) -> None:
     _, text, _ = text_report
     section = text.split("\nballoon_oom\n", 1)[1]
-    assert "\nDesigns\n-------\n  upstream (default)  DEFLATE_ON_OOM" in section
-    assert re.search(r"^upstream +array_pfns_max=4 +562 +violated +P3$", section, flags=re.M)
+    assert "\nDesigns\n-------\n  upstream (default)   DEFLATE_ON_OOM" in section
+    assert re.search(r"^upstream +defaults +7,843 +violated +P8$", section, flags=re.M)
     findings = section.split("Findings and expected violations of the upstream design\n", 1)[1]
     assert findings.split("\n")[1].startswith(
-        "  upstream at array_pfns_max=4 (FINDING): finding: a fill batch of 4 of 6 pages"
+        "  upstream at defaults (FINDING): FINDING: upstream OOM-kills while the balloon"
     )
 
 

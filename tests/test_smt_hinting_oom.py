@@ -160,6 +160,7 @@ def test_oom_only_when_tight_is_proven_at_tight_demand() -> None:
     assert OOM_LEMMA in full.lemmas
 
 
+@pytest.mark.slow
 def test_hintspec_prove_capped_gate_at_512_blocks(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["prove", "hinting_oom", "--variant", "capped_gate", "--set", "blocks=512"])
     out = capsys.readouterr().out
