@@ -184,11 +184,17 @@ def test_the_plugin_asserts_verdicts_and_shows_the_trace(tmp_path: Path) -> None
 def test_the_plugin_leaves_a_suite_alone_unless_asked(tmp_path: Path) -> None:
     # This very suite runs with the plugin loaded: its profile is still conftest's.
     assert settings._current_profile == os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    # Hypothesis picks its own profile ("default", or its built-in "ci" when it detects a CI
+    # machine), so the baseline is whatever it picks with the plugin switched off.
     (tmp_path / "test_plain.py").write_text(
         "from hypothesis import settings\n\n"
-        "def test_plain():\n    assert settings._current_profile == 'default'\n"
+        "def test_plain():\n    print('profile=' + settings._current_profile)\n"
     )
-    proc = _pytest(tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    without_plugin = _pytest(tmp_path, "-s", "-p", "no:hintspec")
+    with_plugin = _pytest(tmp_path, "-s")
+    for proc in (without_plugin, with_plugin):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    chosen = [p.stdout.split("profile=")[1].split()[0] for p in (without_plugin, with_plugin)]
+    assert chosen[0] == chosen[1]
     proc = _pytest(tmp_path, "--help")
     assert "--hintspec-profile" in proc.stdout
