@@ -122,6 +122,14 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a request log is noise in the terminal the explorer was started from."""
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            # The browser left (a reload, a closed tab) before the answer was written:
+            # nobody is there to read an error, and a traceback would only clutter the terminal.
+            self.close_connection = True
+
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
