@@ -19,15 +19,18 @@ from hintspec.cli.common import (
     DEFAULT_OUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     EXIT_VIOLATED,
     add_model_arguments,
     model_from_args,
     positive_int,
     write_trace,
 )
+from hintspec.engine.executors import executor
 from hintspec.engine.fuzzing import PROFILES, fuzz, profile_name, profile_settings, witness_corpus
 from hintspec.engine.simulate import simulate
 from hintspec.engine.stateful import safety_properties
+from hintspec.engine.swarm import SwarmResult, run_swarm, tasks_for
 from hintspec.lang.configs import config_label, make_config, parse_assignments
 from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Model, PropertyKind
@@ -119,6 +122,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     profile = profile_name(args.profile)
+    if args.swarm > 1 or args.jobs > 1 or args.executor:
+        return _fuzz_swarm(args, model, profile, out)
     base = profile_settings(profile)
     # A random run is reported with its seed, so that a failure it finds can be replayed
     # (`--seed S`); a derandomised profile needs none.
@@ -131,7 +136,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         max_examples=args.max_examples,
         step_count=args.steps,
         seed=seed,
-        swarm=args.swarm,
+        swarm=args.swarm > 0,
         corpus=witness_corpus(model) if args.from_witnesses else (),
     )
     lines = [
@@ -139,7 +144,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         f"  profile {profile}: up to {result.max_examples:,} examples x "
         f"{result.step_count:,} steps"
         + (f", seed {seed}" if seed is not None else ", derandomised")
-        + (", swarm" if args.swarm else "")
+        + (", swarm" if args.swarm > 0 else "")
         + (", runs may start from witnesses" if args.from_witnesses else ""),
     ]
     trace = result.trace
@@ -167,6 +172,74 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         lines.append(render_trace(trace, model))
         lines.append(f"wrote {write_trace(trace, out, model, tagged=True)}")
     lines.append(f"Result: {'VIOLATED' if trace is not None else 'NO VIOLATION FOUND'}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_VIOLATED if trace is not None else EXIT_OK
+
+
+def _fuzz_swarm(args: argparse.Namespace, model: Model[Any, Any], profile: str, out: Path) -> int:
+    """``--swarm N`` (with ``--jobs``/``--executor``): N runs with their own seeds, merged."""
+    runs = max(args.swarm, 1)
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    tasks = tasks_for(
+        model,
+        runs,
+        seed=seed,
+        profile=profile,
+        max_examples=args.max_examples,
+        step_count=args.steps,
+        from_witnesses=args.from_witnesses,
+    )
+    where = (
+        f"the Dask cluster at {args.executor}"
+        if args.executor
+        else f"{args.jobs} process{'es' if args.jobs > 1 else ''}"
+    )
+    sys.stdout.write(
+        f"hintspec fuzz {model.name} (variant {model.variant}; {config_label(model.config)})\n"
+        f"  swarm of {runs} runs on {where}, profile {profile}, seeds {seed}..."
+        f"{(seed + runs - 1) % 2**32}\n"
+    )
+    with executor(args.jobs, args.executor) as pool:
+        done = []
+        for run in run_swarm(tasks, pool):
+            done.append(run)
+            if run.error is not None:
+                what = f"model code raised: {run.error}"
+            elif run.trace_length is not None:
+                what = f"violation, {run.trace_length} steps (found in test case {run.found_at:,})"
+            else:
+                what = "no violation"
+            sys.stdout.write(
+                f"  run {run.index} (seed {run.seed}): {run.test_cases:,} test cases, "
+                f"{run.seconds:.2f} s: {what}\n"
+            )
+    result = SwarmResult(done)
+    lines = [""]
+    for name in _sometimes_names(model):
+        state = "reached    " if name in result.witnesses else "not reached"
+        lines.append(f"  {state}  {name}")
+    lines.append(_coverage_line(result.coverage))
+    never = [a for a, n in result.coverage.items() if n == 0]
+    if never:
+        lines.append("  actions that never fired in any run: " + ", ".join(never))
+    lines.append("")
+    trace = result.trace()
+    best = result.best
+    if trace is not None and best is not None:
+        lines.append(f"the shortest counterexample is run {best.index}'s (seed {best.seed}):")
+        lines.append(render_trace(trace, model))
+        lines.append(f"wrote {write_trace(trace, out, model, tagged=True)}")
+    if result.errors:
+        lines.append(
+            f"Result: ERROR (the model's code raised in {len(result.errors)} of {runs} runs; "
+            f"rerun one alone with --seed S --debug)"
+        )
+        sys.stdout.write("\n".join(lines) + "\n")
+        return EXIT_USAGE
+    lines.append(
+        f"Result: {'VIOLATED' if trace is not None else 'NO VIOLATION FOUND'} "
+        f"({result.test_cases:,} test cases in {runs} runs)"
+    )
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_VIOLATED if trace is not None else EXIT_OK
 
@@ -201,7 +274,28 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps", type=positive_int, metavar="K", help="steps per example")
     p.add_argument("--seed", type=_seed, metavar="S", help="fix Hypothesis's random seed")
     p.add_argument(
-        "--swarm", action="store_true", help="keep Hypothesis's swarm testing on (off by default)"
+        "--swarm",
+        type=positive_int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="N",
+        help="keep Hypothesis's swarm testing on (off by default); with N > 1, N independent "
+        "runs with the seeds S, S+1, ... whose results are merged (the shortest "
+        "counterexample wins)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="with --swarm N: run N runs at once in separate processes",
+    )
+    p.add_argument(
+        "--executor",
+        metavar="ADDRESS",
+        help="with --swarm N: run the runs on the workers of the Dask cluster whose "
+        "scheduler is at ADDRESS (tcp://HOST:PORT; needs hintspec[distributed])",
     )
     p.add_argument(
         "--from-witnesses",
