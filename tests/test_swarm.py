@@ -60,6 +60,17 @@ def test_a_swarm_in_two_processes_finds_what_the_serial_swarm_finds(tmp_path: Pa
     assert "Counterexample to 'no buffer is lost'" in serial
     assert re.search(r"Result: VIOLATED \([\d,]+ test cases in 3 runs\)", serial)
     assert _fuzz(tmp_path, "--jobs", "2") == serial
+    # Run 1 repeats alone: the same seed, the same test cases.
+    run1 = re.search(r"run 1 \(seed 12\): ([\d,]+) test cases", serial)
+    alone = subprocess.run(
+        [sys.executable, "-m", "hintspec", "fuzz", str(HANDSHAKE), "--variant",
+         "drops_on_enospc", "--swarm", "--seed", "12", "--max-examples", "60",
+         "--out", str(tmp_path / "alone")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert run1 is not None and f"; {run1.group(1)} test cases," in alone.stdout, alone.stdout
     written = list((tmp_path / "out").glob("*.fuzz.itf.json"))
     assert len(written) == 1
     replayed = subprocess.run(

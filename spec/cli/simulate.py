@@ -36,6 +36,7 @@ from hintspec.lang.errors import UsageError
 from hintspec.lang.model import Model, PropertyKind
 from hintspec.lang.registry import get_model
 from hintspec.traces.text import render_trace
+from hypothesis import settings
 
 
 def _seed(text: str) -> int:
@@ -130,6 +131,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     seed = args.seed
     if seed is None and not base.derandomize:
         seed = random.randrange(2**32)
+    if args.seed is not None:
+        # A given seed replays a run: the run must be a function of the seed alone, not of
+        # a derandomised profile's own choice or of what the example database saved.
+        base = settings(base, derandomize=False, database=None)
     result = fuzz(
         model,
         base=base,
