@@ -397,3 +397,44 @@ def test_a_rerun_keeps_the_triage_of_each_survivor(tmp_path: Path) -> None:
     assert recorded_triage("toy_ring", "overfill", "explore", tmp_path) == {}
     assert "    triage: accepted: a reason" in render_text(run, diffs={}, triage=triage)
     assert "triage: accepted: a reason" in render_html(run, diffs={}, triage=triage)
+
+
+# -- on a Dask cluster ------------------------------------------------------------------------
+
+
+def test_mutants_on_a_local_dask_cluster_get_the_outcomes_of_the_local_run() -> None:
+    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
+    looping = SOURCE.replace(
+        "        spare = spare + 0\n", "        while True:\n            pass\n"
+    )
+    chosen = [
+        _one(operator="boundary", function="Ring.put"),
+        _one(operator="delete", function="Ring.put"),
+        _one(operator="disable", function="Ring.poll"),
+        _one(operator="negate", function="Ring.take", description="not s.ring"),
+        external_mutant("loops", SOURCE, _patch(SOURCE, looping)),
+    ]
+    configs = [RunConfig({}, "defaults", budget=2.0), RunConfig({"capacity": 1}, "capacity=1")]
+    local = _run(chosen, configs=configs)
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        remote = mutate(
+            toy_mutation.Ring,
+            variant="upstream",
+            configs=configs,
+            skipped=[],
+            mutants=chosen,
+            enumerated=len(chosen),
+            source=SOURCE,
+            path=PATH,
+            address=cluster.scheduler_address,
+        )
+    assert [r.mutant.id for r in remote.results] == [r.mutant.id for r in local.results]
+    assert [r.outcome for r in remote.results] == [r.outcome for r in local.results]
+    assert [r.killers for r in remote.results] == [r.killers for r in local.results]
+    assert [r.outcome for r in remote.results] == [KILLED, EQUIVALENT, SURVIVED, INVALID, TIMEOUT]

@@ -48,6 +48,12 @@ def register(sub: Any) -> None:
     p.add_argument("--checker", choices=(*CHECKERS, "prove"), default="explore")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument(
+        "--executor",
+        metavar="ADDRESS",
+        help="run the mutants on the workers of the Dask cluster whose scheduler is at "
+        "ADDRESS (tcp://HOST:PORT; needs hintspec[distributed]) instead of --jobs processes",
+    )
+    p.add_argument(
         "--from",
         dest="patches",
         metavar="DIR",
@@ -205,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
         distinct=distinct,
         note=note,
         progress=progress,
+        address=args.executor,
     )
     result.operators = ("patches",) if args.patches else operators
     if sys.stderr.isatty() and not args.verbose:

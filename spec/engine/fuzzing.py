@@ -374,15 +374,21 @@ def shorten_trace(model: Model[Any, Any], trace: Trace, *, budget: int = 5000) -
     return best
 
 
-def teeth_fuzzer(profile: str = "ci") -> Callable[[Model[Any, Any]], tuple[Trace | None, float]]:
+class TeethFuzzer:
     """The fuzzer ``hintspec mutate --checker fuzz`` runs on each mutant: the ``profile``
     settings, no shrinking (a kill needs no minimal trace), the trace shortened by
-    :func:`shorten_trace`."""
-    base = profile_settings(profile)
+    :func:`shorten_trace`. A class, not a closure, so that it travels to Dask workers."""
 
-    def run(model: Model[Any, Any]) -> tuple[Trace | None, float]:
+    def __init__(self, profile: str = "ci") -> None:
+        profile_settings(profile)  # an unknown profile is refused before any mutant runs
+        self.profile = profile
+
+    def __call__(self, model: Model[Any, Any]) -> tuple[Trace | None, float]:
         start = time.monotonic()
-        result = fuzz(model, base=base, shrink=False)
+        result = fuzz(model, base=profile_settings(self.profile), shrink=False)
         return result.trace, time.monotonic() - start
 
-    return run
+
+def teeth_fuzzer(profile: str = "ci") -> Callable[[Model[Any, Any]], tuple[Trace | None, float]]:
+    """The fuzzer of ``hintspec mutate --checker fuzz`` (see :class:`TeethFuzzer`)."""
+    return TeethFuzzer(profile)

@@ -21,14 +21,19 @@ broken design every mutant is "killed" trivially.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import multiprocessing.connection
+import pickle
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hintspec.engine.executors import executor
 from hintspec.engine.mutate_ops import FAIRNESS_OPERATORS, OPERATORS, Mutant
 
 __all__ = ["CHECKERS", "Mutant", "MutantResult", "MutationRun", "mutate", "select"]
@@ -323,6 +328,89 @@ def run_all(
     return [results[i] for i in sorted(results)], interrupted
 
 
+@dataclasses.dataclass(frozen=True)
+class MutantTask:
+    """Everything :func:`run_mutant` needs, picklable, for a worker of another machine: the
+    model travels as its module's text, not as a file path the worker may not have."""
+
+    mutant: Mutant
+    model: str
+    variant: str
+    source: str
+    path: str
+    bases: tuple[Baseline, ...]
+    checker: str
+    fuzzer: Fuzzer | None
+    distinct: bool
+
+    def run(self) -> MutantResult:
+        return run_mutant(
+            self.mutant,
+            model=self.model,
+            variant=self.variant,
+            source=self.source,
+            path=self.path,
+            bases=self.bases,
+            checker=self.checker,
+            fuzzer=self.fuzzer,
+            distinct=self.distinct,
+        )
+
+
+def run_isolated(task: MutantTask, hard_timeout: float) -> MutantResult:
+    """``task`` in a fresh interpreter (``python -m hintspec.engine.mutate_child``), ended
+    after ``hard_timeout`` seconds. This is how a Dask worker runs a mutant: its process is
+    daemonic and may not fork a ``multiprocessing`` child, but a mutant may loop for ever or
+    fill memory, and only a process of its own can be ended."""
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hintspec.engine.mutate_child"],
+            input=pickle.dumps(task),
+            capture_output=True,
+            timeout=hard_timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        why = f"no answer within {hard_timeout:.0f} s (its process was ended)"
+        return MutantResult(task.mutant, TIMEOUT, reason=why, seconds=time.monotonic() - start)
+    if done.returncode == 0:
+        try:
+            result = pickle.loads(done.stdout)
+        except Exception as exc:  # a child that printed to its answer: reported, not raised
+            result = f"its answer could not be read: {type(exc).__name__}: {exc}"
+        if isinstance(result, MutantResult):
+            return result
+    else:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        result = tail[-1] if tail else f"its process ended with exit code {done.returncode}"
+    return MutantResult(task.mutant, INVALID, reason=f"the run failed: {result!s}")
+
+
+def _run_distributed(
+    tasks: Sequence[MutantTask],
+    *,
+    address: str,
+    hard_timeout: float,
+    progress: Callable[[MutantResult], None] | None,
+) -> tuple[list[MutantResult], bool]:
+    """Every task on the workers of the Dask cluster at ``address`` (one task per mutant),
+    results in the tasks' order; True if interrupted."""
+    results: list[MutantResult] = []
+    with executor(address=address) as pool:
+        try:
+            for result in pool.map(
+                functools.partial(run_isolated, hard_timeout=hard_timeout), tasks
+            ):
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+        except KeyboardInterrupt:
+            pool.cancel()
+            return results, True
+    return results, False
+
+
 def mutate(
     cls: ModelClass,
     *,
@@ -340,9 +428,11 @@ def mutate(
     distinct: frozenset[str] = frozenset(),
     note: str = "",
     progress: Callable[[MutantResult], None] | None = None,
+    address: str | None = None,
 ) -> MutationRun:
     """Mutation analysis of ``cls`` (whose module's text is ``source``, at ``path``): the
-    baseline gate, then every mutant at every configuration, ``jobs`` in parallel."""
+    baseline gate, then every mutant at every configuration, ``jobs`` in parallel on this
+    machine, or on the workers of the Dask cluster at ``address``."""
     if checker not in CHECKERS:
         raise UsageError(f"unknown checker {checker!r}; checkers are {', '.join(CHECKERS)}")
     if not configs:
@@ -359,23 +449,28 @@ def mutate(
             if progress is not None:
                 progress(results[m.id])
 
-    def work(m: Mutant) -> MutantResult:
-        return run_mutant(
-            m,
-            model=cls.name,
-            variant=variant,
-            source=source,
-            path=path,
-            bases=bases,
-            checker=checker,
-            fuzzer=fuzzer,
-            distinct=m.id in distinct,
+    def task(m: Mutant) -> MutantTask:
+        return MutantTask(
+            m, cls.name, variant, source, path, tuple(bases), checker, fuzzer, m.id in distinct
         )
 
     per_config = sum(b.config.budget or MIN_BUDGET for b in bases)
-    ran, interrupted = run_all(
-        to_run, work, jobs=jobs, hard_timeout=2 * per_config + 30, progress=progress
-    )
+    hard_timeout = 2 * per_config + 30
+    if address is None:
+        ran, interrupted = run_all(
+            to_run,
+            lambda m: task(m).run(),
+            jobs=jobs,
+            hard_timeout=hard_timeout,
+            progress=progress,
+        )
+    else:
+        ran, interrupted = _run_distributed(
+            [task(m) for m in to_run],
+            address=address,
+            hard_timeout=hard_timeout,
+            progress=progress,
+        )
     results.update((r.mutant.id, r) for r in ran)
     ordered = [results[m.id] for m in mutants if m.id in results]
     props = [p.name for p in cls.properties]
