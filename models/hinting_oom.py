@@ -46,6 +46,15 @@ Bad variants (each the one branch on ``self.variant`` it names):
 * ``percpu_spin`` -- when the add fails the CPU keeps its isolated array and retries until
   the ring has room (the "busy spin when the vq is full" of §5.3 item 3, **unverified** for
   the RFCs: v9 as posted releases the blocks on error instead).
+* ``capped_set_idle`` -- a plausible slip, not a historical bug: the per-batch design whose
+  pass ends with ``atomic_set(&prdev->state, PAGE_REPORTING_IDLE)`` instead of
+  ``page_reporting_process``'s ``atomic_cmpxchg(ACTIVE -> IDLE)``: a block freed during the
+  pass requests a rerun that is overwritten, and the worker goes idle with a reportable
+  block waiting.
+* ``capped_empty_leftover`` -- a plausible slip, not a historical bug: the per-batch design
+  without ``page_reporting_process_zone``'s ``if (leftover)``: a pass that isolated nothing
+  still reports its (empty) leftover, which ``virtqueue_add_split`` refuses with
+  ``BUG_ON(total_sg == 0)``.
 
 Guest demand: each of ``cpus`` vCPUs may hold up to ``demand`` blocks allocated. An
 allocation takes any free block while ``nr_free > wmark_min`` (``zone_watermark_ok`` at
@@ -99,7 +108,16 @@ from hintspec.lang.model import Args, Check, Model, action, always, progress, so
 from hintspec.lang.virtqueue import Virtqueue
 
 PERCPU = ("percpu_2019", "percpu_drain_leak", "percpu_no_recheck", "percpu_spin")
-CAPPED = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
+CAPPED = (
+    "capped_gate_per_batch",
+    "capped_gate",
+    "capped_no_gate",
+    "capped_set_idle",
+    "capped_empty_leftover",
+)
+PER_BATCH_GATE = ("capped_gate_per_batch", "capped_set_idle", "capped_empty_leftover")
+"""The designs that re-check the zone gate before every batch (the fix proposal and its
+two bad variants)."""
 
 BUDGET_DIVISOR = 16
 """``page_reporting_cycle``: budget = DIV_ROUND_UP(nr_free, PAGE_REPORTING_CAPACITY * 16)."""
@@ -217,6 +235,12 @@ class HintingOom(Model[Config, State]):
         "they are still free buddy blocks (the re-check of RFC v8, §5.1)",
         "percpu_spin": "per-CPU hinting that retries a failed add until the ring has room "
         "(busy spin on a full vq, §5.3 item 3, unverified for the RFCs)",
+        "capped_set_idle": "the per-batch design ending a pass with atomic_set(IDLE) instead "
+        "of page_reporting_process's cmpxchg(ACTIVE -> IDLE): a request made during the "
+        "pass is lost (a plausible slip)",
+        "capped_empty_leftover": "the per-batch design without page_reporting_process_zone's "
+        "if (leftover): an empty scatterlist is reported (a plausible slip; "
+        "virtqueue_add_split has BUG_ON(total_sg == 0))",
     }
     reference_config = {"blocks": 5, "capacity": 2, "demand": 2}
     designs = frozenset({"percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch"})
@@ -509,11 +533,16 @@ class HintingOom(Model[Config, State]):
             pr = PR.REQUESTED if eligible else s.pr_state
             yield {"blocks": ()}, self._pass_end(replace(s, pr_state=pr))
             return
-        if self.variant == "capped_gate_per_batch" and not self._gate(len(s.free)):
+        if self.variant in PER_BATCH_GATE and not self._gate(len(s.free)):
             yield {"blocks": ()}, self._pass_end(s)
             return
         room = c.capacity
         count = min(room, len(eligible), max(0, len(s.free) - c.wmark_min - 1))
+        if count == 0 and self.variant == "capped_empty_leftover":
+            added = s.vq.add(())
+            if added is not None:
+                yield {"blocks": ()}, replace(s, vq=added, worker=Worker.WAIT_LEFTOVER)
+                return
         if count == 0:
             yield {"blocks": ()}, self._pass_end(s)
             return
@@ -557,7 +586,8 @@ class HintingOom(Model[Config, State]):
     def _pass_end(self, s: State) -> State:
         """End of ``page_reporting_process``: cmpxchg(ACTIVE -> IDLE); a REQUESTED state
         stays (the work is queued again)."""
-        pr = PR.IDLE if s.pr_state is PR.ACTIVE else s.pr_state
+        lost_request = self.variant == "capped_set_idle"
+        pr = PR.IDLE if s.pr_state is PR.ACTIVE or lost_request else s.pr_state
         return replace(s, worker=Worker.OFF, pr_state=pr, budget=0)
 
     # -- the host ---------------------------------------------------------------------
@@ -651,6 +681,48 @@ class HintingOom(Model[Config, State]):
             f"{c.blocks} blocks (tight would be >= {tight}): hinting holds {o.held}"
         )
 
+    @always(
+        "the worker does not go idle while a block it may report waits",
+        trigger="the hinting path goes idle after its hints were acked",
+    )
+    def no_idle_with_work(self, s: State) -> Check:
+        """A pass ends with ``cmpxchg(ACTIVE -> IDLE)`` and every free re-requests a pass
+        (``__page_reporting_request``), so the worker is idle with no request pending only
+        when nothing is left that a pass would report: every free block reported, or the
+        zone too low for the gate or for ``__isolate_free_page``. A lost request is a block
+        that stays unreported for as long as the guest leaves memory alone."""
+        if not self.capped or s.oom is not None:
+            return True
+        if s.worker is not Worker.OFF or s.pr_state is not PR.IDLE:
+            return True
+        waiting = sorted(s.free - s.reported)
+        if not waiting or not self._reportable(s):
+            return True
+        return (
+            f"the worker is idle with no request pending while block {waiting[0]} is free, "
+            f"unreported and reportable ({len(s.free)} free, gate low + capacity = "
+            f"{self.config.wmark_low + self.config.capacity})"
+        )
+
+    def _reportable(self, s: State) -> bool:
+        """A pass starting now would isolate a block: the design's gate is open and
+        ``__isolate_free_page`` leaves the zone above WMARK_MIN + 1 block."""
+        nr_free = len(s.free)
+        gated = self.variant != "capped_no_gate"
+        return nr_free - self.config.wmark_min - 1 > 0 and (not gated or self._gate(nr_free))
+
+    @always("every ring buffer names at least one block", unconditional=True)
+    def no_empty_buffer(self, s: State) -> Check:
+        """``virtqueue_add_split``: ``BUG_ON(total_sg == 0)``. A report or a hint request
+        names the blocks it hands over; an empty one is a guest crash."""
+        for kind, bufs in (("queued", s.vq.avail), ("at the host", s.vq.inflight)):
+            for i, buf in enumerate(bufs):
+                if not self.payload(buf):
+                    return f"ring buffer {kind} #{i} names no block (BUG_ON(total_sg == 0))"
+        if any(not self.payload(b) for b in s.vq.used):
+            return "an acked ring buffer names no block (BUG_ON(total_sg == 0))"
+        return True
+
     @progress(
         "the guest does not loop forever adding to a full ring",
         region=lambda self, s: s.vq.full,
@@ -679,6 +751,16 @@ class HintingOom(Model[Config, State]):
     @sometimes("the ring fills")
     def ring_fills(self, s: State) -> bool:
         return s.vq.full
+
+    @sometimes("the hinting path goes idle after its hints were acked")
+    def hinting_idle(self, s: State) -> bool:
+        """Capped: the worker is off with no request pending. Per-CPU: no vCPU has recorded
+        or isolated blocks and the ring is empty. Either way some block is acked."""
+        if not s.reported:
+            return False
+        if self.capped:
+            return s.worker is Worker.OFF and s.pr_state is PR.IDLE
+        return not any(s.listed) and not any(s.isolated) and not s.vq.buffers
 
     @sometimes("the host stalls on a hint while the zone is at the low watermark")
     def host_stalls(self, s: State) -> bool:

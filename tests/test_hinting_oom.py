@@ -23,6 +23,8 @@ EXCL = "every block is in exactly one place"
 LOW = "hinting never takes the zone below the low watermark"
 TIGHT = "hinting causes an OOM only when free memory is tight"
 LOOP = "the guest does not loop forever adding to a full ring"
+IDLE = "the worker does not go idle while a block it may report waits"
+EMPTY = "every ring buffer names at least one block"
 
 
 def run(variant: str, **over: int) -> tuple[HintingOom, list[PropertyResult], list[str]]:
@@ -43,6 +45,7 @@ def test_default_design_holds_everything() -> None:
         "a hinted block is reused",
         "the ring fills",
         "the host stalls on a hint while the zone is at the low watermark",
+        "the hinting path goes idle after its hints were acked",
     }
 
 
@@ -236,3 +239,16 @@ def test_hypothesis_config_runs_a_long_random_walk() -> None:
         s = rng.choice(steps)
         assert model.exclusion(s) is True
         assert model.in_flight_bound(s) is True
+
+
+@pytest.mark.parametrize(
+    ("variant", "failing", "steps"),
+    [("capped_set_idle", IDLE, 10), ("capped_empty_leftover", EMPTY, 24)],
+)
+def test_a_lost_request_and_an_empty_report_are_caught_with_a_shortest_trace(
+    variant: str, failing: str, steps: int
+) -> None:
+    _model, props, names = run(variant)
+    assert names == [failing]
+    trace = violation(props, failing).trace
+    assert trace is not None and len(trace.steps) == steps + 1  # the initial state first
