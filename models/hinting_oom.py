@@ -55,6 +55,11 @@ Bad variants (each the one branch on ``self.variant`` it names):
   without ``page_reporting_process_zone``'s ``if (leftover)``: a pass that isolated nothing
   still reports its (empty) leftover, which ``virtqueue_add_split`` refuses with
   ``BUG_ON(total_sg == 0)``.
+* ``capped_leftover_not_drained`` -- a plausible slip: ``page_reporting_process_zone``
+  without the ``page_reporting_drain`` of its leftover report ("flush any remaining pages
+  out from the last report"): the acked blocks stay in the ring, never back on the free list.
+* ``capped_waits_for_nothing`` -- a plausible slip: a cycle that isolated nothing goes to
+  sleep for a leftover report it never sent, and the pass never ends.
 
 Guest demand: each of ``cpus`` vCPUs may hold up to ``demand`` blocks allocated. An
 allocation takes any free block while ``nr_free > wmark_min`` (``zone_watermark_ok`` at
@@ -104,7 +109,16 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
-from hintspec.lang.model import Args, Check, Model, action, always, progress, sometimes
+from hintspec.lang.model import (
+    Args,
+    Check,
+    Model,
+    action,
+    always,
+    leads_to,
+    progress,
+    sometimes,
+)
 from hintspec.lang.virtqueue import Virtqueue
 
 PERCPU = ("percpu_2019", "percpu_drain_leak", "percpu_no_recheck", "percpu_spin")
@@ -114,10 +128,28 @@ CAPPED = (
     "capped_no_gate",
     "capped_set_idle",
     "capped_empty_leftover",
+    "capped_leftover_not_drained",
+    "capped_waits_for_nothing",
 )
-PER_BATCH_GATE = ("capped_gate_per_batch", "capped_set_idle", "capped_empty_leftover")
+PER_BATCH_GATE = (
+    "capped_gate_per_batch",
+    "capped_set_idle",
+    "capped_empty_leftover",
+    "capped_leftover_not_drained",
+    "capped_waits_for_nothing",
+)
 """The designs that re-check the zone gate before every batch (the fix proposal and its
-two bad variants)."""
+bad variants)."""
+
+WORKER_FAIRNESS = {
+    a: "weak" for a in ("page_reporting_process", "page_reporting_cycle", "page_reporting_drain")
+}
+"""The reporting worker is a delayed work item on system_wq: once queued it runs, and a
+running work item is not starved for ever (the workqueue's worker threads are scheduled
+like any kernel thread). Assumed only by the liveness properties that say so."""
+HOST_FAIRNESS = {"host_pop": "weak", "host_push": "weak"}
+"""An answering host (QEMU's main loop or iothread pops and acks): assumed only by the
+liveness properties that say so; ``no_busy_loop`` assumes none."""
 
 BUDGET_DIVISOR = 16
 """``page_reporting_cycle``: budget = DIV_ROUND_UP(nr_free, PAGE_REPORTING_CAPACITY * 16)."""
@@ -241,6 +273,11 @@ class HintingOom(Model[Config, State]):
         "capped_empty_leftover": "the per-batch design without page_reporting_process_zone's "
         "if (leftover): an empty scatterlist is reported (a plausible slip; "
         "virtqueue_add_split has BUG_ON(total_sg == 0))",
+        "capped_leftover_not_drained": "the per-batch design whose pass ends without "
+        "page_reporting_drain of the leftover report: acked blocks stay in the ring "
+        "(a plausible slip)",
+        "capped_waits_for_nothing": "the per-batch design whose cycle, having isolated "
+        "nothing, sleeps for a leftover report it never sent (a plausible slip)",
     }
     reference_config = {"blocks": 5, "capacity": 2, "demand": 2}
     designs = frozenset({"percpu_2019", "capped_no_gate", "capped_gate", "capped_gate_per_batch"})
@@ -538,6 +575,9 @@ class HintingOom(Model[Config, State]):
             return
         room = c.capacity
         count = min(room, len(eligible), max(0, len(s.free) - c.wmark_min - 1))
+        if count == 0 and self.variant == "capped_waits_for_nothing":
+            yield {"blocks": ()}, replace(s, worker=Worker.WAIT_LEFTOVER)
+            return
         if count == 0 and self.variant == "capped_empty_leftover":
             added = s.vq.add(())
             if added is not None:
@@ -577,6 +617,9 @@ class HintingOom(Model[Config, State]):
         if got is None:
             return
         buf, vq = got
+        if s.worker is Worker.WAIT_LEFTOVER and self.variant == "capped_leftover_not_drained":
+            yield {"blocks": ()}, self._pass_end(s)
+            return
         t = replace(s, vq=vq, free=s.free | set(buf), reported=s.reported | set(buf))
         if s.worker is Worker.WAIT:
             yield {"blocks": buf}, replace(t, worker=Worker.CYCLE)
@@ -722,6 +765,32 @@ class HintingOom(Model[Config, State]):
         if any(not self.payload(b) for b in s.vq.used):
             return "an acked ring buffer names no block (BUG_ON(total_sg == 0))"
         return True
+
+    def _in_pass(self, s: State) -> bool:
+        return self.capped and s.worker is not Worker.OFF
+
+    @leads_to(
+        "a reporting pass ends while the host answers",
+        when=_in_pass,
+        fairness=WORKER_FAIRNESS | HOST_FAIRNESS,
+    )
+    def pass_ends(self, s: State) -> bool:
+        """``page_reporting_process`` returns: every batch is drained once the host acks
+        it, and the budget bounds the batches of one pass. An OOM ends the model there."""
+        return s.worker is Worker.OFF or s.oom is not None
+
+    def _reported_in_ring(self, s: State) -> bool:
+        return self.capped and bool(s.vq.buffers)
+
+    @leads_to(
+        "every block the worker hands to the host comes back to the allocator",
+        when=_reported_in_ring,
+        fairness=WORKER_FAIRNESS | HOST_FAIRNESS,
+    )
+    def reports_come_back(self, s: State) -> bool:
+        """``page_reporting_drain`` puts every block of an acked report back on the free
+        list: the worker keeps at most one report in the ring, so the ring empties."""
+        return not s.vq.buffers or s.oom is not None
 
     @progress(
         "the guest does not loop forever adding to a full ring",

@@ -25,6 +25,8 @@ TIGHT = "hinting causes an OOM only when free memory is tight"
 LOOP = "the guest does not loop forever adding to a full ring"
 IDLE = "the worker does not go idle while a block it may report waits"
 EMPTY = "every ring buffer names at least one block"
+PASS_ENDS = "a reporting pass ends while the host answers"
+COME_BACK = "every block the worker hands to the host comes back to the allocator"
 
 
 def run(variant: str, **over: int) -> tuple[HintingOom, list[PropertyResult], list[str]]:
@@ -252,3 +254,15 @@ def test_a_lost_request_and_an_empty_report_are_caught_with_a_shortest_trace(
     assert names == [failing]
     trace = violation(props, failing).trace
     assert trace is not None and len(trace.steps) == steps + 1  # the initial state first
+
+
+def test_a_stuck_pass_and_an_undrained_leftover_are_fair_cycles() -> None:
+    _model, props, names = run("capped_waits_for_nothing")
+    assert names == [PASS_ENDS]
+    assert violation(props, PASS_ENDS).trace is not None
+    _model, props, names = run("capped_leftover_not_drained", blocks=6, capacity=2)
+    assert names == sorted([COME_BACK, IDLE])
+    lasso = violation(props, COME_BACK).trace
+    assert lasso is not None and lasso.loop is not None
+    # the default design takes the leftover path at CAPACITY 2 and gives every block back
+    assert run("capped_gate_per_batch", blocks=6, capacity=2)[2] == []
