@@ -57,7 +57,7 @@ def _label(config: Any) -> str:
 CASES = [
     pytest.param(model, variant, dict(config), examples, id=f"{model}-{variant}-{_label(config)}")
     for model, enc_cls in sorted(encodings().items())
-    for variant in get_model(model).variants
+    for variant in enc_cls.variants
     if variant != enc_cls.proved_variants[0]
     for config, examples in enc_cls.conformance_configs
 ]

@@ -91,6 +91,17 @@ class HintingOomEncoding(Invariants):
         "percpu_no_recheck",
         "percpu_spin",
     )
+    variants_not_encoded = {
+        "capped_set_idle": "breaks only 'the worker does not go idle while a block it may "
+        "report waits', which the encoding does not state (the explorer refutes it)",
+        "capped_empty_leftover": "adds an empty buffer, which the ring encoding cannot hold "
+        "(every encoded report is a non-empty batch); the explorer refutes 'every ring "
+        "buffer names at least one block'",
+        "capped_leftover_not_drained": "breaks only liveness ('every block the worker hands "
+        "to the host comes back to the allocator'): the explorer's business",
+        "capped_waits_for_nothing": "breaks only liveness ('a reporting pass ends while the "
+        "host answers'): the explorer's business",
+    }
     proved_variants = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
     bmc_depth = 10
     size_parameter = "blocks"
