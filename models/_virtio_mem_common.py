@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, Protocol
 
-from hintspec.lang.model import Args, Check, action, sometimes
+from hintspec.lang.model import Args, Check, action, always, sometimes
 
 # Return codes of the driver's functions (negated errno values in the kernel).
 OK = 0
@@ -344,8 +344,7 @@ def host_resize(self: Side, s: Any) -> Iterator[tuple[Args, Any]]:
 @action("mm/page_alloc.c: __alloc_pages (a guest user)")
 def user_alloc(self: Side, s: Any) -> Iterator[tuple[Args, Any]]:
     """A movable page anywhere; an unmovable one only in a kernel zone."""
-    used = sum(1 for p in s.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
-    if used >= self.config.user_pages:
+    if s.in_use >= self.config.user_pages:  # what the users hold, lost pages included
         return
     for f in range(len(s.pages)):
         if s.pages[f] is not Page.FREE:
@@ -354,7 +353,10 @@ def user_alloc(self: Side, s: Any) -> Iterator[tuple[Args, Any]]:
             if kind is Page.UNMOVABLE and not self.in_kernel_zone(s, f):
                 continue
             pages = (*s.pages[:f], kind, *s.pages[f + 1 :])
-            yield {"kind": kind.name, "frame": f}, self._next(s, pages=pages)
+            yield (
+                {"kind": kind.name, "frame": f},
+                self._next(s, pages=pages, in_use=s.in_use + 1),
+            )
 
 
 @action("mm/page_alloc.c: free_pages (a guest user)")
@@ -362,7 +364,7 @@ def user_free(self: Side, s: Any) -> Iterator[tuple[Args, Any]]:
     for f in range(len(s.pages)):
         if s.pages[f] in (Page.MOVABLE, Page.UNMOVABLE):
             pages = (*s.pages[:f], Page.FREE, *s.pages[f + 1 :])
-            yield {"frame": f}, self._next(s, pages=pages)
+            yield {"frame": f}, self._next(s, pages=pages, in_use=s.in_use - 1)
 
 
 # -- properties both models state the same way ------------------------------------------
@@ -385,6 +387,64 @@ def busy_backs_off(s: Any, idle: bool, work: str) -> Check:
             f"({work}) instead of arming the retry timer"
         )
     return True
+
+
+def request_valid(s: Any, name: Any) -> Check:
+    """The plug or unplug request waiting for the device covers device blocks inside the
+    region, each in the opposite state (``name``: a device block's name, for the
+    explanation). QEMU answers anything else with ERROR (``virtio_mem_state_change_request``:
+    ``virtio_mem_valid_range``, ``virtio_mem_is_range_unplugged`` /
+    ``virtio_mem_is_range_plugged``) and the driver then marks the device broken."""
+    for req, first, count in s.vq.avail:
+        if req == Req.UNPLUG_ALL:
+            continue
+        what = Req(req).name
+        if count < 1 or first < 0 or first + count > len(s.dev_plugged):
+            return f"the driver asks to {what} device blocks {first}+{count}, outside the region"
+        for i in range(first, first + count):
+            if s.dev_plugged[i] == (req == Req.PLUG):
+                state = "plugged" if s.dev_plugged[i] else "unplugged"
+                return f"the driver asks to {what} {name(i)}, which the device has {state}"
+    return True
+
+
+REQUEST_VALID = (
+    "the driver asks the device only for device blocks inside the region in the opposite state"
+)
+
+
+USER_PAGES_KEPT = "no page in use is lost: guest users keep every page they did not free"
+
+
+@always(USER_PAGES_KEPT, trigger="a guest user has a page in device memory")
+def user_pages_kept(self: object, s: Any) -> Check:
+    """The pages in use are as many as guest users allocated and did not free
+    (``in_use``): fake offline (``alloc_contig_range``) migrates the pages in use out of
+    the range it takes, or fails and leaves the range alone; the driver never drops or
+    duplicates a page in use (data loss)."""
+    held = sum(1 for p in s.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
+    if held != s.in_use:
+        return (
+            f"guest users hold {s.in_use} page(s) they allocated and did not free, "
+            f"but {held} frame(s) are in use: "
+            + ("a page in use was dropped" if held < s.in_use else "a page was duplicated")
+        )
+    return True
+
+
+@sometimes("a guest user has a page in device memory")
+def user_page_in_device(self: Any, s: Any) -> bool:
+    """A page in use outside boot memory (the first ``self.B`` frames): one the driver
+    could take."""
+    return any(p in (Page.MOVABLE, Page.UNMOVABLE) for p in s.pages[self.B :])
+
+
+FAKE_OFFLINE_IGNORES_FAILURE = (
+    "invented: virtio_mem_fake_offline ignores the error of alloc_contig_range() and marks "
+    "the range PageOffline anyway (virtio_mem_set_fake_offline): a page in use that could "
+    "not be migrated (unmovable, or no free frame to move it to) is taken from its user"
+)
+"""The description of the variant both models have (the same fake offline in both)."""
 
 
 BUSY_BACKS_OFF = "a BUSY answer makes the driver back off: its run ends with the retry timer armed"

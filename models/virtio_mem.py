@@ -111,13 +111,20 @@ every witness is reached (``tests/test_virtio_mem.py``), so no situational invar
 vacuous. What it cannot show needs two memory blocks (the block order of the passes, the
 finding below) or more, the manifest's ladder (``models/manifest/virtio_mem.json``).
 
+Two properties watch the driver's own steps rather than their effect on the device: every
+request it sends is one QEMU can carry out (``request_valid``: inside the region, every
+sub-block in the opposite state; else ERROR, and the driver marks the device broken, which
+the liveness properties excuse), and no page a guest user holds is ever taken from it
+(``user_pages_kept``, counted by the history variable ``in_use``: fake offline migrates
+pages in use out of the range, or fails and leaves it alone).
+
 Bad variants: ``no_remove_retry`` and ``fake_offline_ignores_config`` are the drivers before
 a31648fd4f96 and f55484fd7be9; ``kcore_reads_page_offline`` is ``/proc/kcore`` before it
 skipped PageOffline pages, ``kdump_reads_all`` a crash kernel without the vmcore callback;
-``plug_bit_before_ack``, ``unplug_without_fake_offline`` and the five rollback and back-off
-bugs (``refused_*``, ``add_failed_forgets_plugged``, ``busy_retries_at_once``) are invented
-to give the properties teeth; ``unplug_online_off`` is the ``unplug_online=0`` module
-parameter.
+``plug_bit_before_ack``, ``unplug_without_fake_offline``, the five rollback and back-off
+bugs (``refused_*``, ``add_failed_forgets_plugged``, ``busy_retries_at_once``),
+``fake_offline_ignores_failure`` and ``plug_from_first_sb`` are invented to give the
+properties teeth; ``unplug_online_off`` is the ``unplug_online=0`` module parameter.
 
 Finding (two memory blocks, user space offlining): ``virtio_mem_cleanup_pending_mb``
 clears ``have_unplugged_mb`` before its three scans (MOVABLE_PARTIAL, KERNEL_PARTIAL,
@@ -147,6 +154,7 @@ from hintspec.models._virtio_mem_common import (
     EBUSY,
     ENOMEM,
     ENOSPC,
+    FAKE_OFFLINE_IGNORES_FAILURE,
     NOTHING,
     OK,
     USABLE,
@@ -381,6 +389,9 @@ class State:
     # -- guest memory ----------------------------------------------------------------------
     pages: tuple[Page, ...]
     """Boot frames, then one frame per sub-block of the device region."""
+    in_use: int
+    """Pages guest users allocated and have not freed (a history variable, counted by
+    ``user_alloc`` and ``user_free``, for ``user_pages_kept``)."""
     # -- the dump just taken (cleared by the next action) ----------------------------------
     dump: Dump
     dumped: frozenset[int]
@@ -540,6 +551,12 @@ class VirtioMem(Model[Config, State]):
             "virtio_mem_cleanup_pending_mb never unplugs it"
         ),
         "busy_retries_at_once": BUSY_RETRIES_AT_ONCE,
+        "fake_offline_ignores_failure": FAKE_OFFLINE_IGNORES_FAILURE,
+        "plug_from_first_sb": (
+            "invented: virtio_mem_sbm_plug_any_sb plugs from the block's first sub-block, "
+            "not from virtio_mem_sbm_first_unplugged_sb(): a request covering a plugged "
+            "sub-block, which QEMU answers with ERROR, and the driver marks the device broken"
+        ),
         "unplug_online_off": (
             "the module parameter unplug_online=0: online memory is never unplugged, so a "
             "smaller requested size is not reached while the memory stays online"
@@ -639,6 +656,7 @@ class VirtioMem(Model[Config, State]):
                     dev_requested=req,
                     resizes_left=self.config.resizes,
                     pages=(Page.FREE,) * self.B + (Page.NONE,) * self.N,
+                    in_use=0,
                     dump=Dump.NONE,
                     dumped=frozenset(),
                     refused=None,
@@ -822,6 +840,8 @@ class VirtioMem(Model[Config, State]):
         """Plug the first unplugged sub-blocks of a partially plugged block."""
         if nb:
             sb = next((i for i in range(self.S) if not w.bit(mb, i)), self.S)
+            if self.variant == "plug_from_first_sb" and sb < self.S:
+                sb = 0
             if sb < self.S:
                 count = 1
                 while count < nb and sb + count < self.S and not w.bit(mb, sb + count):
@@ -941,7 +961,7 @@ class VirtioMem(Model[Config, State]):
         if w.config_changed and self.variant != "fake_offline_ignores_config":
             return EAGAIN
         frames = w.frames(mb, sb, count)
-        if not migrate_out(w.pages, frames):
+        if not migrate_out(w.pages, frames) and self.variant != "fake_offline_ignores_failure":
             return EBUSY
         for f in frames:
             w.pages[f] = Page.OFFLINE  # virtio_mem_set_fake_offline
@@ -1415,7 +1435,19 @@ class VirtioMem(Model[Config, State]):
                 )
         return True
 
+    @always(common.REQUEST_VALID, trigger="a sub-block gets plugged")
+    def request_valid(self, s: State) -> Check:
+        """The driver's bitmap is what the device has (``bitmap_matches_device``), and it
+        builds each request from it: never a sub-block already in the target state, which
+        QEMU would answer with ERROR, and the driver would mark the device broken."""
+        return common.request_valid(s, self._name)
+
+    # Shared with the other mode (models/_virtio_mem_common.py), bound here.
+    user_pages_kept = common.user_pages_kept
+
     # -- witnesses --------------------------------------------------------------------------
+
+    user_page_in_device = common.user_page_in_device
 
     @sometimes("a sub-block gets plugged")
     def some_plugged(self, s: State) -> bool:

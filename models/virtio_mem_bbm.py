@@ -58,9 +58,17 @@ probe, both dumps. Every witness is reached there and every action fires. Severa
 (the order of the passes, a pass going on to the next big block after -EBUSY) and the
 offline threshold (-ENOSPC, three big blocks) are the manifest's ladder.
 
-Bad variants (invented, each breaking one step of the rollback or its order):
-``unplug_before_remove``, ``rollback_skips_fake_online``, ``unplug_refused_forgets``,
-``busy_retries_at_once``.
+The unplug passes: ``unplug_order`` checks that the pass that takes a big block is one meant
+for where it is online (pass 0 offline, pass 1 online only in ZONE_MOVABLE, pass 2 any,
+``ONLINE_CLASSES``); the history variable ``taken`` records the pass and the class at the
+moment the driver marks the big block FAKE_OFFLINE (user space may online more of it while
+the mutex is dropped). ``request_valid`` and ``user_pages_kept`` are as in the SBM model.
+
+Bad variants: ``no_movable_first`` is the driver before "virtio-mem: prioritize unplug from
+ZONE_MOVABLE in Big Block Mode" (two passes: offline, then any). Invented, each breaking one
+step of the rollback, its order or a request: ``unplug_before_remove``,
+``rollback_skips_fake_online``, ``unplug_refused_forgets``, ``busy_retries_at_once``,
+``fake_offline_ignores_failure``, ``plug_any_bb`` (needs two big blocks).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ from hintspec.models._virtio_mem_common import (
     EBUSY,
     ENOMEM,
     ENOSPC,
+    FAKE_OFFLINE_IGNORES_FAILURE,
     NOTHING,
     OK,
     USABLE,
@@ -121,6 +130,11 @@ class Zone(IntEnum):
     OFFLINE = 0
     KERNEL = 1
     MOVABLE = 2
+
+
+ONLINE_CLASSES = ("offline", "online only in ZONE_MOVABLE", "online in a kernel zone")
+"""Where a big block's memory is online, in the order ``virtio_mem_bbm_unplug_request``
+prefers to unplug it: its pass ``i`` takes big blocks of class ``i`` or lower."""
 
 
 class Pc(IntEnum):
@@ -250,12 +264,18 @@ class State:
     """Per memory block of the region: where it is online."""
     pages: tuple[Page, ...]
     """Boot frames, then one frame per memory block of the region."""
+    in_use: int
+    """Pages guest users allocated and have not freed (history, see the SBM model)."""
     # -- history (cleared by the next action) ----------------------------------------------
     dump: Dump
     dumped: frozenset[int]
     refused: Refusal | None
     rolled_back: Literal["", "fake offline", "removal"]
     """The step just taken rolled a big block back to ADDED, and why."""
+    taken: tuple[int, int] | None
+    """The step just taken began to unplug a big block (marked it FAKE_OFFLINE): the pass
+    of ``virtio_mem_bbm_unplug_request`` it was in and where the big block was online
+    then (``ONLINE_CLASSES``); for ``unplug_order``."""
 
 
 class _W:
@@ -282,6 +302,7 @@ class _W:
         self.refusing: tuple[Req, Resp, Run] | None = None
         self.refused: Refusal | None = None
         self.rolled_back: Literal["", "fake offline", "removal"] = ""
+        self.taken: tuple[int, int] | None = None
 
     def freeze(self) -> State:
         state: State = evolve(
@@ -304,6 +325,7 @@ class _W:
             dumped=NOTHING,
             refused=self.refused,
             rolled_back=self.rolled_back,
+            taken=self.taken,
         )
         return state
 
@@ -340,6 +362,18 @@ class VirtioMemBbm(Model[Config, State]):
             "loop' dropped): the device keeps memory the driver has forgotten"
         ),
         "busy_retries_at_once": BUSY_RETRIES_AT_ONCE,
+        "fake_offline_ignores_failure": FAKE_OFFLINE_IGNORES_FAILURE,
+        "no_movable_first": (
+            "before 'virtio-mem: prioritize unplug from ZONE_MOVABLE in Big Block Mode' "
+            "(v5.16): virtio_mem_bbm_unplug_request has two passes, offline big blocks and "
+            "then any, so it may unplug memory of a kernel zone while a big block online "
+            "only in ZONE_MOVABLE could go instead"
+        ),
+        "plug_any_bb": (
+            "invented: virtio_mem_bbm_plug_request takes the next big block without checking "
+            "that it is UNUSED: a plug request for a plugged big block, which QEMU answers "
+            "with ERROR, and the driver marks the device broken"
+        ),
     }
     reference_config = {"big_blocks": 2}
     # As in the SBM model: big runs without ERROR answers (one ends the driver's part).
@@ -444,17 +478,19 @@ class VirtioMemBbm(Model[Config, State]):
                     resizes_left=self.config.resizes,
                     zone=(Zone.OFFLINE,) * (self.M * self.K),
                     pages=(Page.FREE,) * self.B + (Page.NONE,) * (self.M * self.K),
+                    in_use=0,
                     dump=Dump.NONE,
                     dumped=NOTHING,
                     refused=None,
                     rolled_back="",
+                    taken=None,
                 )
 
     @staticmethod
     def _next(s: State, **changes: object) -> State:
         """The successor of a non-dump action (the history records are cleared)."""
         state: State = evolve(
-            s, dump=Dump.NONE, dumped=NOTHING, refused=None, rolled_back="", **changes
+            s, dump=Dump.NONE, dumped=NOTHING, refused=None, rolled_back="", taken=None, **changes
         )
         return state
 
@@ -564,7 +600,7 @@ class VirtioMemBbm(Model[Config, State]):
     def _plug_scan(self, w: _W, start: int, nb: int) -> None:
         """Plug and add UNUSED big blocks, in order, while the offline threshold allows."""
         for bb in range(start, self.M):
-            if w.bb[bb] is not BB.UNUSED:
+            if w.bb[bb] is not BB.UNUSED and self.variant != "plug_any_bb":
                 continue
             threshold = self.config.offline_threshold * self.K
             if self._offline_mbs(w.bb, w.zone) + self.K > threshold:
@@ -587,15 +623,22 @@ class VirtioMemBbm(Model[Config, State]):
         """``virtio_mem_bbm_bb_is_movable``: every online part is in ZONE_MOVABLE."""
         return all(w.zone[mb] is not Zone.KERNEL for mb in self.mbs(bb))
 
+    def _online_class(self, w: _W, bb: int) -> int:
+        """Where the big block is online, as an index into ``ONLINE_CLASSES``."""
+        if self._fully_offline(w, bb):
+            return 0
+        return 1 if self._movable(w, bb) else 2
+
     def _unplug_scan(self, w: _W, phase: int, start: int, nb: int) -> None:
         """Three passes over ADDED big blocks, last first: completely offline ones, then
         those online only in ZONE_MOVABLE, then any; -EBUSY if some are left."""
-        for ph in range(phase, 3):
+        movable_first = self.variant != "no_movable_first"
+        for ph in range(phase, 3 if movable_first else 2):
             for bb in range(start if ph == phase else self.M - 1, -1, -1):
                 if w.bb[bb] is not BB.ADDED:
                     continue
                 if (ph == 0 and not self._fully_offline(w, bb)) or (
-                    ph == 1 and not self._movable(w, bb)
+                    ph == 1 and movable_first and not self._movable(w, bb)
                 ):
                     continue
                 self._offline_remove_and_unplug(w, ph, bb, nb)
@@ -616,6 +659,7 @@ class VirtioMemBbm(Model[Config, State]):
         run = Run(pc=Pc.REMOVE, op=Op.REMOVED, bb=bb, phase=phase, nb=nb)
         if self.variant == "unplug_before_remove":
             w.dev_plugged = self._device_unplugs(w, bb)
+        w.taken = (phase, self._online_class(w, bb))
         w.bb[bb] = BB.FAKE_OFFLINE
         done: list[int] = []
         for mb in self.mbs(bb):
@@ -639,7 +683,8 @@ class VirtioMemBbm(Model[Config, State]):
         if w.config_changed:
             return EAGAIN
         frame = self.frame(mb)
-        if not migrate_out(w.pages, range(frame, frame + 1)):
+        taken = migrate_out(w.pages, range(frame, frame + 1))
+        if not taken and self.variant != "fake_offline_ignores_failure":
             return EBUSY
         w.pages[frame] = Page.OFFLINE
         return OK
@@ -839,7 +884,7 @@ class VirtioMemBbm(Model[Config, State]):
         if not self._worth_a_dump(s):
             return
         read = kcore_read(s.pages, skip_page_offline=True)
-        yield {}, evolve(s, dump=Dump.KCORE, dumped=read, refused=None, rolled_back="")
+        yield {}, evolve(s, dump=Dump.KCORE, dumped=read, refused=None, rolled_back="", taken=None)
 
     @action("drivers/virtio/virtio_mem.c: virtio_mem_vmcore_pfn_is_ram (kdump kernel)")
     def kdump(self, s: State) -> Iterator[tuple[Args, State]]:
@@ -858,7 +903,14 @@ class VirtioMemBbm(Model[Config, State]):
                 read.update(self.frame(mb) for mb in self.mbs(bb))
         yield (
             {"state": ", ".join(asked)},
-            evolve(s, dump=Dump.KDUMP, dumped=frozenset(read), refused=None, rolled_back=""),
+            evolve(
+                s,
+                dump=Dump.KDUMP,
+                dumped=frozenset(read),
+                refused=None,
+                rolled_back="",
+                taken=None,
+            ),
         )
 
     # =====================================================================================
@@ -986,7 +1038,42 @@ class VirtioMemBbm(Model[Config, State]):
                 )
         return True
 
+    @always(
+        "an unplug pass takes offline big blocks first, then those online only in "
+        "ZONE_MOVABLE, and memory of a kernel zone last",
+        trigger="an unplug pass takes a big block online in a kernel zone",
+    )
+    def unplug_order(self, s: State) -> Check:
+        """``virtio_mem_bbm_unplug_request`` runs three passes over the ADDED big blocks
+        (completely offline, ``virtio_mem_bbm_bb_is_movable``, any), so that memory of
+        ZONE_NORMAL, which the kernel's unmovable allocations need and which often cannot
+        be unplugged at all, goes only when nothing else can."""
+        if s.taken is None:
+            return True
+        phase, where = s.taken
+        if where > phase:
+            return (
+                f"pass {phase} of the unplug request took a big block {ONLINE_CLASSES[where]}, "
+                f"but that pass is for big blocks {ONLINE_CLASSES[phase]}"
+            )
+        return True
+
+    @always(common.REQUEST_VALID, trigger="a big block gets plugged and added")
+    def request_valid(self, s: State) -> Check:
+        """The driver's states follow the device (``states_match_device``), and each
+        request is built from them: never a big block already in the target state."""
+        return common.request_valid(s, lambda bb: f"bb{bb}")
+
+    # Shared with the other mode (models/_virtio_mem_common.py), bound here.
+    user_pages_kept = common.user_pages_kept
+
     # -- witnesses --------------------------------------------------------------------------
+
+    user_page_in_device = common.user_page_in_device
+
+    @sometimes("an unplug pass takes a big block online in a kernel zone")
+    def kernel_taken(self, s: State) -> bool:
+        return s.taken is not None and s.taken[1] == 2
 
     @sometimes("a big block gets plugged and added")
     def some_added(self, s: State) -> bool:

@@ -58,6 +58,8 @@ NOTICED = "a raised requested size is noticed even while unplugging keeps failin
 ROLLED_BACK = "a refused request leaves its sub-blocks and their memory as it found them"
 BACKS_OFF = "a BUSY answer makes the driver back off: its run ends with the retry timer armed"
 WITHHELD = "the guest loses no memory to the host beyond the request in flight"
+KEPT = "no page in use is lost: guest users keep every page they did not free"
+VALID = "the driver asks the device only for device blocks inside the region in the opposite state"
 
 
 def model(variant: str = "upstream", **config: Any) -> VirtioMem:
@@ -133,6 +135,8 @@ def test_zone_movable_never_fails_fake_offline() -> None:
         ("kdump_reads_all", {DUMP: 5}),
         ("plug_bit_before_ack", {BITMAP: 1, ACCOUNTING: 1, BACKING: 8, DUMP: 9}),
         ("unplug_without_fake_offline", {BACKING: 8, DUMP: 9}),
+        ("fake_offline_ignores_failure", {KEPT: 8}),
+        ("plug_from_first_sb", {VALID: 6}),
     ],
 )
 def test_safety_variants_shortest_traces(variant: str, lengths: dict[str, int]) -> None:
@@ -148,13 +152,19 @@ def test_safety_variants_shortest_traces(variant: str, lengths: dict[str, int]) 
 def test_each_safety_variant_fails_exactly_what_it_should() -> None:
     assert result("kcore_reads_page_offline").failing == [DUMP]
     assert result("kdump_reads_all").failing == [DUMP]
+    # ERROR marks the device broken, which every liveness property excuses: only the
+    # request itself shows the bug.
+    assert result("plug_from_first_sb").failing == [VALID]
     assert sorted(result("unplug_without_fake_offline").failing) == sorted(
-        [BACKING, DUMP, FAKE_OFFLINE_FAILS]  # it never fake-offlines, so never fails to
+        # It never fake-offlines, so never fails to; a page left on unplugged memory is
+        # dropped when the block is removed, and its user can never free it.
+        [BACKING, DUMP, FAKE_OFFLINE_FAILS, KEPT, "no deadlock"]
     )
-    # A bit kept after a refusal makes the device answer ERROR to a later request for that
-    # sub-block (not in the state the driver thinks): the driver marks the device broken,
-    # which excuses 'a raised requested size is noticed'.
+    # A bit kept after a refusal makes the driver send a later request for that sub-block
+    # (not in the state it thinks: VALID); the device answers ERROR and the driver marks
+    # the device broken, which excuses 'a raised requested size is noticed'.
     assert set(result("plug_bit_before_ack").failing) == {
+        VALID,
         BITMAP,
         BACKING,
         DUMP,
@@ -293,9 +303,12 @@ def test_a_refused_unplug_of_online_memory_gives_the_range_back() -> None:
     ("variant", "lengths"),
     [
         ("refused_unplug_keeps_fake_offline", {ROLLED_BACK: 9, WITHHELD: 9}),
-        ("refused_plug_onlines", {ROLLED_BACK: 9, BACKING: 9, DUMP: 10}),
-        ("refused_unplug_clears_bits", {ROLLED_BACK: 6, BITMAP: 6, ACCOUNTING: 8, WITHHELD: 9}),
-        ("add_failed_forgets_plugged", {ROLLED_BACK: 6}),
+        ("refused_plug_onlines", {ROLLED_BACK: 9, BACKING: 9, DUMP: 10, KEPT: 14}),
+        (
+            "refused_unplug_clears_bits",
+            {ROLLED_BACK: 6, BITMAP: 6, ACCOUNTING: 8, WITHHELD: 9, VALID: 8, KEPT: 13},
+        ),
+        ("add_failed_forgets_plugged", {ROLLED_BACK: 6, VALID: 8}),
         ("busy_retries_at_once", {BACKS_OFF: 3}),
     ],
 )
@@ -511,8 +524,11 @@ def _state(m: VirtioMem, **changes: Any) -> State:
         dump=Dump.NONE,
         dumped=frozenset(),
         refused=None,
+        in_use=0,
     )
-    return State(**{**base.__dict__, **changes})
+    state = State(**{**base.__dict__, **changes})
+    in_use = sum(1 for p in state.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
+    return State(**{**state.__dict__, "in_use": changes.get("in_use", in_use)})
 
 
 def test_online_callback_keeps_unplugged_sub_blocks_page_offline() -> None:

@@ -49,6 +49,12 @@ BACKS_OFF = common.BUSY_BACKS_OFF
 WITHHELD = "the guest loses no memory to the host beyond the big block being unplugged"
 REACHED = "a requested size that movable memory can reach is eventually reached"
 CLEANED = "a big block left plugged is eventually unplugged"
+KEPT = common.USER_PAGES_KEPT
+VALID = common.REQUEST_VALID
+ORDER = (
+    "an unplug pass takes offline big blocks first, then those online only in "
+    "ZONE_MOVABLE, and memory of a kernel zone last"
+)
 
 
 def model(variant: str = "upstream", **config: Any) -> VirtioMemBbm:
@@ -118,10 +124,16 @@ def test_the_shared_device_is_the_sbm_models() -> None:
         ("rollback_skips_fake_online", {WITHHELD}),
         ("unplug_refused_forgets", {STATES, ACCOUNTING, ROLLED_BACK}),
         ("busy_retries_at_once", {BACKS_OFF}),
+        ("fake_offline_ignores_failure", {KEPT}),
+        ("no_movable_first", {ORDER}),
+        ("plug_any_bb", {VALID, ROLLED_BACK}),
     ],
 )
 def test_bad_variants_break_their_properties(variant: str, failing: set[str]) -> None:
-    res = result(variant)
+    # A plug of a plugged big block needs two big blocks (with one, nothing is left to add).
+    res = result(
+        variant, **({"big_blocks": 2, "mbs_per_bb": 1} if variant == "plug_any_bb" else {})
+    )
     broken = {
         p.name for p in res.properties if p.kind == "always" and p.verdict is Verdict.VIOLATED
     }
@@ -130,6 +142,23 @@ def test_bad_variants_break_their_properties(variant: str, failing: set[str]) ->
         trace = prop(res, name).trace
         assert trace is not None and trace.loop is None
         assert replay(trace).ok
+
+
+def test_no_movable_first_takes_kernel_memory_in_the_second_pass() -> None:
+    """Before ZONE_MOVABLE was preferred, the second pass took any big block: the shortest
+    trace onlines a memory block to a kernel zone and unplugs it in pass 1."""
+    trace = prop(result("no_movable_first"), ORDER).trace
+    assert trace is not None and len(trace) == 7
+    assert trace.steps[-1].state.taken == (1, 2)
+    assert prop(result(), ORDER).verdict is Verdict.HOLDS
+
+
+def test_fake_offline_ignoring_failure_takes_an_unmovable_page() -> None:
+    trace = prop(result("fake_offline_ignores_failure"), KEPT).trace
+    assert trace is not None and len(trace) == 8
+    before, after = trace.steps[-2].state, trace.steps[-1].state
+    assert Page.UNMOVABLE in before.pages and Page.UNMOVABLE not in after.pages
+    assert after.in_use == 1
 
 
 def test_rollback_skipping_fake_online_loses_memory() -> None:
@@ -214,8 +243,12 @@ def _state(m: VirtioMemBbm, **changes: Any) -> State:
         dumped=frozenset(),
         refused=None,
         rolled_back="",
+        in_use=0,
+        taken=None,
     )
-    return State(**{**base.__dict__, **changes})
+    state = State(**{**base.__dict__, **changes})
+    in_use = sum(1 for p in state.pages if p in (Page.MOVABLE, Page.UNMOVABLE))
+    return State(**{**state.__dict__, "in_use": changes.get("in_use", in_use)})
 
 
 def test_a_partial_fake_offline_is_rolled_back() -> None:
