@@ -81,6 +81,34 @@ what a clear covers). The migration runs a bounded number of bitmap syncs (``rou
 completes: the VM stops, a last sync, DONE, and the remaining dirty pages are sent. The
 host's iothread pops a buffer and acks it in one step, and may stall for ever. Command ids
 start at 2 (QEMU starts at 0x80000000; the spec: any id >= 2).
+
+Round accounting (history, read only by the properties): every buffer the driver queues
+carries the command id of the round it was sent in (``cmd_id_active``), the stop id and the
+hints included. So "no hint of the wrong round is applied" can name the hint the device
+honoured under a newer id (``stale_cmd_id`` breaks it in both KVM modes, also where no data
+is lost), and "a round's own hints never take the descriptor its stop id needs" can tell
+the reserved descriptor (get_free_page_and_send: "There is always 1 entry reserved for the
+cmd id to use"; ``no_stop_slot`` breaks it) from a ring still full of an earlier round's
+buffers. The queue-full cases of every command the driver sends: a start id that finds the
+ring full (the host stalled on the previous round) is dropped with a dev_err and its round
+goes on (``virtio_balloon_report_free_page``); the device, still in S_REQUESTED, ignores
+that round's hints, and the stop id may then be dropped too -- benign (the next
+BEFORE_BITMAP_SYNC stops the device), so the stop-id property excuses it. A hint never
+finds the ring full (``num_free > 1``). "A migration that ends leaves the guest a DONE for
+its hinted pages" is the successful counterpart of the cancelled case: QEMU sets S_DONE at
+the last AFTER_BITMAP_SYNC, with the VM stopped, "so the guest will reuse all hinted pages
+once running on the destination" (``completion_stops`` breaks it).
+
+Why the default configuration (2 pages, a ring of 2, one intermediate sync, cancellation
+possible) is large enough: with two pages one can be hinted while the other is reused and
+rewritten; a ring of two holds a start id and one hint, so the full ring, the driver's busy
+loop, the reserved descriptor and a start id finding the ring full are all reached; one
+intermediate sync makes two rounds, so a new round is requested while the first round's
+hints are still queued, and the device may see the old start id after the new request;
+``migration_cancel`` reaches the CLEANUP path with hinted blocks held. Every ``@sometimes``
+is witnessed there (``hintspec check free_page_hint``). A new migration after a cancelled
+one (``restarts=1``) and a ring of three (a round with several hints) are manifest entries
+of their own; postcopy is checked at ``pages=1 postcopy=True``.
 """
 
 from __future__ import annotations
