@@ -121,7 +121,14 @@ HOST_ANSWERS = {
     "host_deflate": "weak",
 }
 """The guest's own fairness plus a device that answers every request (QEMU's main loop
-runs the queue handler when the guest kicks, unless the VM is paused)."""
+runs the queue handler when the guest kicks, unless the VM is paused). Why the guest's
+actions are weakly fair: the balloon worker is a work item on system_freezable_wq, which
+runs once queued unless the system is frozen; a thread holding balloon_lock or oom_lock
+runs on (nothing in this model preempts it for ever); the reader streams a file for ever
+(the v5.7 switch-back scenario); the OOM path runs to its end once entered. The application
+(``app_alloc``) is not fair: it may never fault again. Only the two liveness properties
+about inflation use this set; "no busy loop while the host stalls" drops the host's
+fairness (``GUEST_ONLY``), as a paused VM or a host thread stuck on a lock does."""
 
 GUEST_ONLY = {a: f for a, f in HOST_ANSWERS.items() if not a.startswith("host_")}
 """The guest's own fairness; the device may stall for ever."""
@@ -1182,7 +1189,7 @@ class BalloonOom(Model[Config, State]):
 
     # -- properties ------------------------------------------------------------------------
 
-    @always("every page is in exactly one place")
+    @always("every page is in exactly one place", unconditional=True)
     def one_place(self, s: State) -> Check:
         """Free, page cache, application, balloon list, fill_balloon's or leak_balloon's
         local list, or the hint list: a page nowhere is leaked, a page in two is shared."""
@@ -1201,7 +1208,7 @@ class BalloonOom(Model[Config, State]):
                 return f"page {f} is in {' and '.join(where) or 'no list'}"
         return True
 
-    @always("the guest never uses a page the host may discard")
+    @always("the guest never uses a page the host may discard", unconditional=True)
     def no_data_loss(self, s: State) -> Check:
         """No page the guest uses had its data discarded, and none is one the device may
         still discard (with MUST_TELL_HOST: told about and not yet deflated)."""
@@ -1217,7 +1224,7 @@ class BalloonOom(Model[Config, State]):
                 )
         return True
 
-    @always("the host and the driver agree on the balloon")
+    @always("the host and the driver agree on the balloon", unconditional=True)
     def host_agrees(self, s: State) -> Check:
         """Outside requests, the pfns the host holds as ballooned are exactly the pfns of the
         balloon list; ``vb->num_pages`` counts that list; ``actual`` is never more."""

@@ -81,6 +81,34 @@ what a clear covers). The migration runs a bounded number of bitmap syncs (``rou
 completes: the VM stops, a last sync, DONE, and the remaining dirty pages are sent. The
 host's iothread pops a buffer and acks it in one step, and may stall for ever. Command ids
 start at 2 (QEMU starts at 0x80000000; the spec: any id >= 2).
+
+Round accounting (history, read only by the properties): every buffer the driver queues
+carries the command id of the round it was sent in (``cmd_id_active``), the stop id and the
+hints included. So "no hint of the wrong round is applied" can name the hint the device
+honoured under a newer id (``stale_cmd_id`` breaks it in both KVM modes, also where no data
+is lost), and "a round's own hints never take the descriptor its stop id needs" can tell
+the reserved descriptor (get_free_page_and_send: "There is always 1 entry reserved for the
+cmd id to use"; ``no_stop_slot`` breaks it) from a ring still full of an earlier round's
+buffers. The queue-full cases of every command the driver sends: a start id that finds the
+ring full (the host stalled on the previous round) is dropped with a dev_err and its round
+goes on (``virtio_balloon_report_free_page``); the device, still in S_REQUESTED, ignores
+that round's hints, and the stop id may then be dropped too -- benign (the next
+BEFORE_BITMAP_SYNC stops the device), so the stop-id property excuses it. A hint never
+finds the ring full (``num_free > 1``). "A migration that ends leaves the guest a DONE for
+its hinted pages" is the successful counterpart of the cancelled case: QEMU sets S_DONE at
+the last AFTER_BITMAP_SYNC, with the VM stopped, "so the guest will reuse all hinted pages
+once running on the destination" (``completion_stops`` breaks it).
+
+Why the default configuration (2 pages, a ring of 2, one intermediate sync, cancellation
+possible) is large enough: with two pages one can be hinted while the other is reused and
+rewritten; a ring of two holds a start id and one hint, so the full ring, the driver's busy
+loop, the reserved descriptor and a start id finding the ring full are all reached; one
+intermediate sync makes two rounds, so a new round is requested while the first round's
+hints are still queued, and the device may see the old start id after the new request;
+``migration_cancel`` reaches the CLEANUP path with hinted blocks held. Every ``@sometimes``
+is witnessed there (``hintspec check free_page_hint``). A new migration after a cancelled
+one (``restarts=1``) and a ring of three (a round with several hints) are manifest entries
+of their own; postcopy is checked at ``pages=1 postcopy=True``.
 """
 
 from __future__ import annotations
@@ -107,7 +135,11 @@ CMD_ID_DONE = 1
 FIRST_CMD_ID = 2
 
 OUT, IN = 0, 1
-"""Ring buffers: ``(OUT, id)`` a command-id outbuf; ``(IN, page)`` a hinted block."""
+"""Ring buffers: ``(OUT, id)`` a start id; ``(OUT, STOP, id)`` a stop id and ``(IN, page,
+id)`` a hinted block, each with the command id of the round the driver sent it in
+(``cmd_id_active``). The device reads only the id or the page: the round of a stop id or a
+hint is a history variable that only the properties read. The last item of every buffer is
+its round."""
 
 
 class Status(IntEnum):
@@ -209,6 +241,17 @@ class State:
     """A postcopy fault on this page is never served."""
     restarted: int
     """Migrations started after a cancelled one."""
+    # history (only the properties read these)
+    wrong_round: int | None = None
+    """The first page whose hint the device honoured under a command id other than the one
+    the driver sent it with."""
+    skipped: bool = False
+    """A honoured hint took a page out of the migration bitmap (it was not sent for it)."""
+    start_dropped: bool = False
+    """The current round's start id found no free descriptor (-ENOSPC, logged only)."""
+    stop_dropped: bool = False
+    """A round's stop id found no free descriptor although only that round's own buffers
+    were in the ring."""
 
 
 class FreePageHint(Model[Config, State]):
@@ -228,6 +271,12 @@ class FreePageHint(Model[Config, State]):
         "cleanup_stops": "QEMU before 'virtio-balloon: always indicate S_DONE when migration "
         "fails' (2020, fixing c13c4153f76d): a cancelled migration stops hinting without "
         "DONE, and the guest keeps its hinted pages",
+        "no_stop_slot": "a plausible slip, not a historical bug: get_free_page_and_send adds "
+        "blocks while any descriptor is free, with none reserved for the stop id; the stop id "
+        "of a round the host has not drained is dropped (-ENOSPC)",
+        "completion_stops": "a plausible slip, not a historical bug: the notifier treats "
+        "AFTER_BITMAP_SYNC with the VM stopped like BEFORE_BITMAP_SYNC (stop, no DONE), so "
+        "the guest on the destination keeps its hinted pages",
     }
     designs = frozenset({"qemu_bmap_only", "qemu_clear_log"})
     reference_config = {"pages": 2, "ring": 3, "rounds": 2}
@@ -297,7 +346,7 @@ class FreePageHint(Model[Config, State]):
                 for i, b in enumerate(bufs)
                 if b[0] == IN and b[1] == p
             )
-            sig[p] = (tuple(p in x for x in sets), ring, s.stalled == p)
+            sig[p] = (tuple(p in x for x in sets), ring, s.stalled == p, s.wrong_round == p)
         order = sorted(sig, key=lambda p: (sig[p], p))
         new = {old: i for i, old in enumerate(order)}
         if all(new[p] == p for p in new):
@@ -307,7 +356,7 @@ class FreePageHint(Model[Config, State]):
             return frozenset(new[p] for p in x)
 
         def bufs(b: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
-            return tuple((IN, new[x[1]]) if x[0] == IN else x for x in b)
+            return tuple((IN, new[x[1]], *x[2:]) if x[0] == IN else x for x in b)
 
         vq = replace(
             s.vq, avail=bufs(s.vq.avail), inflight=bufs(s.vq.inflight), used=bufs(s.vq.used)
@@ -324,6 +373,7 @@ class FreePageHint(Model[Config, State]):
             fresh=ren(s.fresh),
             received=ren(s.received),
             stalled=None if s.stalled is None else new[s.stalled],
+            wrong_round=None if s.wrong_round is None else new[s.wrong_round],
         )
 
     # -- helpers ----------------------------------------------------------------------
@@ -430,6 +480,7 @@ class FreePageHint(Model[Config, State]):
             t = self._detach_used(replace(t, cmd_id_active=rid, sending=True))
             added = t.vq.add((OUT, rid))
             # On -ENOSPC the driver logs an error and goes on with the round.
+            t = replace(t, start_dropped=added is None)
             yield {"cmd_id": rid}, t if added is None else replace(t, vq=added)
         else:
             yield {"cmd_id": rid}, t
@@ -445,9 +496,11 @@ class FreePageHint(Model[Config, State]):
         if rid != t.cmd_id_active or not t.free:
             return  # the loop ends: send_cmd_id_stop
         t = self._detach_used(t)
-        if t.vq.num_free > 1:
+        # "There is always 1 entry reserved for the cmd id to use."
+        reserved = 0 if self.variant == "no_stop_slot" else 1
+        if t.vq.num_free > reserved:
             for page in sorted(t.free):
-                added = t.vq.add((IN, page))
+                added = t.vq.add((IN, page, t.cmd_id_active))
                 assert added is not None
                 u = replace(t, free=t.free - {page}, hinted=t.hinted | {page}, vq=added)
                 yield {"page": page}, u
@@ -464,8 +517,12 @@ class FreePageHint(Model[Config, State]):
         if rid == t.cmd_id_active and t.free:
             return
         t = self._detach_used(replace(t, sending=False))
-        added = t.vq.add((OUT, CMD_ID_STOP))
-        yield {"cmd_id": rid}, t if added is None else replace(t, vq=added)
+        added = t.vq.add((OUT, CMD_ID_STOP, t.cmd_id_active))
+        if added is None:
+            own = all(b[-1] == t.cmd_id_active for b in t.vq.buffers)
+            yield {"cmd_id": rid}, replace(t, stop_dropped=t.stop_dropped or own)
+        else:
+            yield {"cmd_id": rid}, replace(t, vq=added)
 
     @action(
         "drivers/virtio/virtio_balloon.c: virtio_balloon_shrinker_scan -> return_free_pages_to_mm"
@@ -502,10 +559,12 @@ class FreePageHint(Model[Config, State]):
                 t = replace(t, status=Status.STOP)
             yield {"cmd_id": cmd}, t
             return
-        page = buf[1]
+        page, sent_in = buf[1], buf[2]
         honoured = s.status is Status.START
         if honoured:
-            t = replace(t, bmap=t.bmap - {page})
+            t = replace(t, bmap=t.bmap - {page}, skipped=s.skipped or page in s.bmap)
+            if sent_in != s.cmd_id and s.wrong_round is None:
+                t = replace(t, wrong_round=page)
             if self.variant == "qemu_clear_log":
                 t = self._clear_log(t, page)
         yield {"page": page, "honoured": honoured}, t
@@ -541,7 +600,8 @@ class FreePageHint(Model[Config, State]):
             return
         t = self._sync(s)
         if self.hinting():
-            t = self._notify(t, Status.DONE)
+            ending = Status.STOP if self.variant == "completion_stops" else Status.DONE
+            t = self._notify(t, ending)
         yield {}, replace(t, phase=Phase.COMPLETING)
 
     @action("migration/migration.c: migration_completion (last page sent)")
@@ -618,7 +678,10 @@ class FreePageHint(Model[Config, State]):
 
     # -- properties ---------------------------------------------------------------------
 
-    @always("after the final copy every page the guest uses holds its latest data")
+    @always(
+        "after the final copy every page the guest uses holds its latest data",
+        trigger="the migration completes",
+    )
     def migrated_data(self, s: State) -> Check:
         """When the migration is done, the destination copy of every page in use by the
         guest is the guest's latest write."""
@@ -632,7 +695,7 @@ class FreePageHint(Model[Config, State]):
             "write was never sent"
         )
 
-    @always("a page with unsent data stays marked dirty")
+    @always("a page with unsent data stays marked dirty", unconditional=True)
     def unsent_is_dirty(self, s: State) -> Check:
         """Whenever the guest uses a page whose latest data the destination lacks, the
         migration bitmap or the KVM dirty log still has it (else it is never sent again).
@@ -647,13 +710,68 @@ class FreePageHint(Model[Config, State]):
             "the KVM dirty log: it will not be sent again"
         )
 
-    @always("the destination never faults on a page that is never sent")
+    @always("the destination never faults on a page that is never sent", unconditional=True)
     def no_postcopy_stall(self, s: State) -> Check:
+        """About every state: no vCPU on the destination waits for a page the source will
+        never send (only a postcopy fault sets ``stalled``; ``hint_with_postcopy`` gives the
+        property its teeth)."""
         if s.stalled is None:
             return True
         return (
             f"the destination faults on page {s.stalled}: it was hinted, never sent, and is "
             "not in the migration bitmap; the vCPU stalls until postcopy ends"
+        )
+
+    @always("no hint of the wrong round is applied", trigger="a hint is honoured")
+    def hint_of_current_round(self, s: State) -> Check:
+        """The device takes a page out of the migration bitmap only for a hint the driver sent
+        in the round the device is in (virtio spec: the device MUST ignore pages sent with a
+        command id other than the current one). A hint of an earlier round names a page the
+        guest may have reused and written before the newer sync."""
+        if s.wrong_round is None:
+            return True
+        return (
+            f"the device honoured the hint of page {s.wrong_round} under command id "
+            f"{s.cmd_id}, but the driver sent it in an earlier round"
+        )
+
+    @always(
+        "a migration that ends leaves the guest a DONE for its hinted pages",
+        trigger="the migration completes while the guest holds hinted pages",
+    )
+    def done_before_switchover(self, s: State) -> Check:
+        """Once the VM stops for good on the source, the device shows DONE and a config
+        interrupt is pending, so the guest, running on the destination, gives every hinted
+        block back (hw/virtio/virtio-balloon.c, virtio_balloon_free_page_hint_notify:
+        "Set S_DONE before migrating the vmstate, so the guest will reuse all hinted pages
+        once running on the destination"). Else the blocks stay on free_page_list for
+        ever: only the shrinker would return them."""
+        if s.phase not in (Phase.COMPLETING, Phase.POSTCOPY, Phase.DONE) or not s.hinted:
+            return True
+        if s.status is Status.DONE and s.read_cmd_id and s.work_queued:
+            return True
+        return (
+            f"the VM left the source with hinted blocks {sorted(s.hinted)}, but the device "
+            f"shows {s.status.name} (config re-read due: {s.read_cmd_id}): the guest keeps "
+            "them on free_page_list"
+        )
+
+    @always(
+        "a round's own hints never take the descriptor its stop id needs",
+        trigger="the ring fills",
+    )
+    def stop_id_queued(self, s: State) -> Check:
+        """get_free_page_and_send adds a block only while more than one descriptor is free
+        ("There is always 1 entry reserved for the cmd id to use"), so the buffers of one
+        round never leave its stop id without a descriptor. Buffers of an earlier round
+        that a stalled host has not popped can: then the start id, and the stop id, are
+        dropped with a dev_err (-ENOSPC) -- benign, the device ignores hints without their
+        start id, and the next sync stops a device left in S_START."""
+        if not s.stop_dropped:
+            return True
+        return (
+            "the round's stop id found no free descriptor although the ring held only that "
+            "round's own buffers: its hints took the reserved descriptor"
         )
 
     @progress(
@@ -694,10 +812,28 @@ class FreePageHint(Model[Config, State]):
     def hint_honoured(self, s: State) -> bool:
         return s.status is Status.START and bool(s.hinted - s.bmap)
 
+    @sometimes("a honoured hint keeps a dirty page from being sent")
+    def hint_skips_send(self, s: State) -> bool:
+        return s.skipped
+
+    @sometimes("a new round is requested while hints of an older round are in the ring")
+    def rounds_overlap(self, s: State) -> bool:
+        if s.status not in (Status.REQUESTED, Status.START):
+            return False
+        return any(b[0] == IN and b[2] != s.cmd_id for b in s.vq.buffers)
+
+    @sometimes("the migration completes while the guest holds hinted pages")
+    def completes_with_hints(self, s: State) -> bool:
+        return s.phase is Phase.DONE and bool(s.hinted)
+
     @sometimes("a hinted page is reused while its hint is in the ring")
     def hint_reused(self, s: State) -> bool:
         queued = {b[1] for b in s.vq.buffers if b[0] == IN}
         return bool(queued & s.used)
+
+    @sometimes("a start id finds the ring full")
+    def start_id_dropped(self, s: State) -> bool:
+        return s.start_dropped
 
     @sometimes("the ring fills")
     def ring_fills(self, s: State) -> bool:
@@ -720,7 +856,7 @@ class FreePageHint(Model[Config, State]):
         def bufs(b: tuple[tuple[int, ...], ...]) -> str:
             out = []
             for x in b:
-                out.append(f"id {x[1]}" if x[0] == OUT else f"page {x[1]}")
+                out.append(f"id {x[1]}" if x[0] == OUT else f"page {x[1]} (id {x[2]})")
             return "[" + ", ".join(out) + "]"
 
         return {

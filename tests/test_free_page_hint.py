@@ -29,6 +29,9 @@ DATA = "after the final copy every page the guest uses holds its latest data"
 DIRTY = "a page with unsent data stays marked dirty"
 STALL = "the destination never faults on a page that is never sent"
 SPIN = "the driver stops spinning on a full ring once the command changes"
+WRONG_ROUND = "no hint of the wrong round is applied"
+DONE_LEFT = "a migration that ends leaves the guest a DONE for its hinted pages"
+STOP_SLOT = "a round's own hints never take the descriptor its stop id needs"
 
 
 def run(variant: str, **over: object) -> tuple[FreePageHint, list[PropertyResult], list[str]]:
@@ -42,8 +45,12 @@ def test_fixed_design_holds_with_every_witness() -> None:
     result = check(model)
     assert model.variant == "qemu_bmap_only"
     assert result.verdict is Verdict.HOLDS
-    assert (result.distinct_states, result.transitions, result.depth) == (12085, 61013, 21)
+    assert (result.distinct_states, result.transitions, result.depth) == (23441, 111019, 26)
     assert {p.name for p in result.properties if p.kind == "sometimes"} == {
+        "a honoured hint keeps a dirty page from being sent",
+        "a new round is requested while hints of an older round are in the ring",
+        "the migration completes while the guest holds hinted pages",
+        "a start id finds the ring full",
         "a hint is honoured",
         "a hinted page is reused while its hint is in the ring",
         "the ring fills",
@@ -86,7 +93,7 @@ def test_the_final_copy_is_stale_at_the_end_of_the_same_bug() -> None:
 
 def test_stale_command_id_loses_data_with_classic_dirty_logging() -> None:
     model, props, failing = run("stale_cmd_id", pages=1, ring=3, manual_protect=False)
-    assert failing == sorted([DATA, DIRTY])
+    assert failing == sorted([DATA, DIRTY, WRONG_ROUND])
     trace = violation(props, DIRTY).trace
     assert trace is not None and len(trace) == 7
     stale = trace.steps[-2]
@@ -98,8 +105,33 @@ def test_stale_command_id_loses_data_with_classic_dirty_logging() -> None:
 
 def test_stale_hints_are_harmless_while_the_kvm_log_keeps_the_bit() -> None:
     """With manual protection the sync leaves the bit in KVM's log, so the next sync (or
-    the last one) brings a wrongly skipped page back."""
-    assert run("stale_cmd_id", pages=1, ring=3, manual_protect=True)[2] == []
+    the last one) brings a wrongly skipped page back: no data is lost, but the device still
+    honours a hint of an earlier round (5 steps, in either KVM mode)."""
+    _model, props, failing = run("stale_cmd_id", pages=1, ring=3, manual_protect=True)
+    assert failing == [WRONG_ROUND]
+    trace = violation(props, WRONG_ROUND).trace
+    assert trace is not None and len(trace) == 5
+    assert trace.steps[-1].action == "get_free_page_hints"
+    assert trace.steps[-1].args == {"page": 0, "honoured": True}
+
+
+def test_without_done_at_the_last_sync_the_guest_keeps_its_hinted_pages() -> None:
+    _model, props, failing = run("completion_stops", pages=1, ring=3, manual_protect=False)
+    assert failing == [DONE_LEFT]
+    trace = violation(props, DONE_LEFT).trace
+    assert trace is not None
+    last = trace.steps[-1].state
+    assert last.hinted and last.status is not Status.DONE
+    assert "migration_completion" in [s.action for s in trace.steps[1:]]
+
+
+def test_hints_that_take_the_reserved_descriptor_drop_the_stop_id() -> None:
+    _model, props, failing = run("no_stop_slot", pages=1, ring=3, manual_protect=False)
+    assert failing == [STOP_SLOT]
+    trace = violation(props, STOP_SLOT).trace
+    assert trace is not None and len(trace) == 5
+    assert trace.steps[-1].action == "send_cmd_id_stop"
+    assert trace.steps[-2].state.vq.num_free == 0
 
 
 def test_the_current_id_check_is_what_protects_classic_logging() -> None:

@@ -26,16 +26,6 @@ from hintspec.outputs.report_html import render_report_html
 from test_vacuity import Config, Counter, State
 
 KNOWN_UNDECLARED: dict[str, set[str]] = {
-    "balloon_oom": {
-        "every page is in exactly one place",
-        "the guest never uses a page the host may discard",
-        "the host and the driver agree on the balloon",
-    },
-    "free_page_hint": {
-        "a page with unsent data stays marked dirty",
-        "after the final copy every page the guest uses holds its latest data",
-        "the destination never faults on a page that is never sent",
-    },
     "hinting_oom": {
         "PG_reported only on free blocks",
         "every block is in exactly one place",
