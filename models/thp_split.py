@@ -129,6 +129,20 @@ The rules (their sources: ``docs/models/thp_split.md``) and where each is checke
 7. *QEMU discards no received page while postcopy or a background snapshot runs*
    (``virtio_balloon_inhibited``): broken by ``balloon_in_postcopy`` and
    ``balloon_in_snapshot``.
+8. *The shrinker splits a fully mapped THP only when it is underused* (more than
+   ``max_ptes_none`` zero-filled subpages, the threshold khugepaged collapses by): ``the
+   shrinker splits a fully mapped THP only when it is underused``; broken by
+   ``splits_every_queued_thp`` (no partially_mapped flag, 8422acdc97ed).
+9. *A partially mapped THP waits on the split queue* (``deferred_split_folio(folio,
+   true)`` from the unmap), so pressure frees its unmapped subpages: ``a partially mapped
+   THP waits on the split queue``; broken by ``partial_unmap_not_queued``.
+10. *Where the zeropage may not be mapped*: an mlocked folio, a VM_LOCKED VMA,
+    ``mm_forbids_zeropage`` (rule 4), a pinned folio (the split fails:
+    ``models/thp_multi.py``, ``split_trusts_can_split_folio``), a poisoned subpage
+    (``remap_reads_poison``, there too). "Not when userfaultfd is armed" was v1's rule;
+    the merged series maps the zeropage whatever the registration (v2 changelog: "Map to
+    shared zeropage in all cases if the base page is zero-filled"), keeping uffd-wp
+    (rule 3), so it is checked as ``v1_pte_none``'s opposite, not as a rule of its own.
 
 Out of scope, with the reason: mTHPs (``thp_underused`` compares against the PMD-sized
 ``max_ptes_none``, so an mTHP is never underused -- the model's THPs are PMD-sized); the
