@@ -112,6 +112,8 @@ TRUSTS_CHECK = "split_trusts_can_split_folio"
 REMAP_POISON = "remap_reads_poison"
 UNDERUSED_POISON = "underused_reads_poison"
 IGNORES_MLOCK = "zeropage_ignores_mlock"
+SPLITS_ALL = "splits_every_queued_thp"
+NOT_QUEUED = "partial_unmap_not_queued"
 
 
 class Kind(IntEnum):
@@ -270,6 +272,9 @@ class State:
     emptied: tuple[bool, ...] = ()
     """split_unmaps_to_none only: the subpages the split emptied and will remap (their
     content stays in the empty entry's ``data``). Always empty in the other designs."""
+    wasted_split: bool = False
+    """Ghost: the shrinker started to split a fully mapped THP with at most max_ptes_none
+    zero-filled subpages (not underused)."""
 
 
 def _with(bits: tuple[bool, ...], p: int, value: bool) -> tuple[bool, ...]:
@@ -347,6 +352,18 @@ class ThpMulti(Model[Config, State]):
             "zero-filled pages after splitting an mlocked folio'): a zero subpage of an "
             "mlocked THP becomes the zeropage, and mlock()ed memory takes a copy-on-write "
             "fault again"
+        ),
+        SPLITS_ALL: (
+            "the series without 'mm: introduce a pageflag for partially mapped folios' "
+            "(8422acdc97ed): with every THP queued at fault, the shrinker cannot tell a "
+            "partially mapped THP from a fully mapped one and splits every queued THP, "
+            "however well used"
+        ),
+        NOT_QUEUED: (
+            "a partial unmap that does not queue the THP (mm/rmap.c __folio_remove_rmap "
+            "without its deferred_split_folio(folio, true)), as before Kirill Shutemov's "
+            "'thp: introduce deferred_split_huge_page()' (9a982250f773): a THP the shrinker "
+            "let go keeps its discarded subpage allocated"
         ),
     }
     symmetric = True
@@ -571,7 +588,7 @@ class ThpMulti(Model[Config, State]):
     def _after_unmap(self, s: State) -> State:
         """A THP that lost a subpage is freed (none left) or queued as partially mapped."""
         if any(e.kind is Kind.THP for e in s.pte):
-            return replace(s, queued=True)
+            return replace(s, queued=s.queued or self.variant != NOT_QUEUED)
         # One discard per run and at least two subpages: a THP never loses its last subpage
         # to it (the branch is kept so that more discards would stay correct).
         return replace(  # pragma: no cover -- see above
@@ -675,7 +692,9 @@ class ThpMulti(Model[Config, State]):
         if not s.queued or s.split is not Split.IDLE:
             return
         partial = any(e.kind is not Kind.THP for e in s.pte)
-        if not partial:
+        # The ghost's own count, apart from thp_underused's early-exit scan.
+        wasted = not partial and sum(not e.data for e in s.pte) <= self.max_ptes_none
+        if not partial and self.variant != SPLITS_ALL:
             if s.thp_mlocked and self.variant != IGNORES_MLOCK:
                 yield {"result": "mlocked: skipped, dequeued"}, replace(s, queued=False)
                 return
@@ -689,7 +708,8 @@ class ThpMulti(Model[Config, State]):
             t = replace(s, queued=partial, last_split=Outcome.FAILED)
             yield {"result": "can_split_folio: pinned, -EAGAIN"}, t
             return
-        yield {"result": "can_split_folio: ok"}, replace(s, queued=False, split=Split.CHECKED)
+        t = replace(s, queued=False, split=Split.CHECKED, wasted_split=s.wasted_split or wasted)
+        yield {"result": "can_split_folio: ok"}, t
 
     @action("mm/huge_memory.c: __folio_split -> unmap_folio (try_to_migrate)")
     def unmap_folio(self, s: State) -> Iterator[tuple[Args, State]]:
@@ -843,7 +863,37 @@ class ThpMulti(Model[Config, State]):
                     )
         return True
 
-    @always("every access reads what was last written")
+    @always(
+        "the shrinker splits a fully mapped THP only when it is underused",
+        trigger="the shrinker splits a THP",
+    )
+    def no_wasted_split(self, s: State) -> Check:
+        """A fully mapped THP is split by the shrinker only with more than max_ptes_none
+        zero-filled subpages (thp_underused); khugepaged would collapse a better used one
+        again (hpage_collapse_scan_pmd uses the same threshold)."""
+        if s.wasted_split:
+            return (
+                f"the shrinker split a fully mapped THP with at most max_ptes_none "
+                f"({self.max_ptes_none}) zero-filled subpages"
+            )
+        return True
+
+    @always("a partially mapped THP waits on the split queue", trigger="a THP is partially mapped")
+    def partial_thp_queued(self, s: State) -> Check:
+        """Between splits, a THP that lost a subpage to an unmap is on the deferred split
+        queue (deferred_split_folio(folio, true)), so memory pressure frees what was
+        unmapped; a THP that maps nothing any more is freed."""
+        if not s.thp or s.split is not Split.IDLE:
+            return True
+        if not any(e.kind is Kind.THP for e in s.pte):
+            return "the THP maps no subpage any more but was not freed"
+        if any(e.kind is not Kind.THP for e in s.pte) and not s.queued:
+            return "the THP is partially mapped but not on the split queue"
+        return True
+
+    # About every read: a vCPU may read from the initial state on, so no premise can be
+    # missing at any configuration.
+    @always("every access reads what was last written", unconditional=True)
     def reads_preserved(self, s: State) -> Check:
         if s.misread >= 0:
             p = s.misread
@@ -878,6 +928,29 @@ class ThpMulti(Model[Config, State]):
     @sometimes("a split happens")
     def split_happens(self, s: State) -> bool:
         return s.last_split in (Outcome.SPLIT, Outcome.ZERO_REMAP, Outcome.KEPT_ZERO)
+
+    @sometimes("the shrinker splits a THP")
+    def shrinker_splits(self, s: State) -> bool:
+        """A split that memory_failure did not start: those leave a poisoned subpage."""
+        return s.poison < 0 and s.last_split in (
+            Outcome.SPLIT,
+            Outcome.ZERO_REMAP,
+            Outcome.KEPT_ZERO,
+        )
+
+    @sometimes("a THP is partially mapped")
+    def thp_partially_mapped(self, s: State) -> bool:
+        return s.thp and any(e.kind not in (Kind.THP, Kind.MIGRATION) for e in s.pte)
+
+    @sometimes("a poisoned subpage stays mapped in its THP")
+    def poison_in_thp(self, s: State) -> bool:
+        """memory_failure could not split the pinned THP: the premise of thp_underused's
+        folio_contain_hwpoisoned_page test."""
+        return s.poison >= 0 and s.pte[s.poison].kind is Kind.THP
+
+    @sometimes("mlock() populates the VMA")
+    def mlock_populated(self, s: State) -> bool:
+        return s.populated_locked
 
     @sometimes("a zero subpage is replaced by the shared zeropage")
     def zero_replaced(self, s: State) -> bool:

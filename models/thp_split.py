@@ -129,6 +129,20 @@ The rules (their sources: ``docs/models/thp_split.md``) and where each is checke
 7. *QEMU discards no received page while postcopy or a background snapshot runs*
    (``virtio_balloon_inhibited``): broken by ``balloon_in_postcopy`` and
    ``balloon_in_snapshot``.
+8. *The shrinker splits a fully mapped THP only when it is underused* (more than
+   ``max_ptes_none`` zero-filled subpages, the threshold khugepaged collapses by): ``the
+   shrinker splits a fully mapped THP only when it is underused``; broken by
+   ``splits_every_queued_thp`` (no partially_mapped flag, 8422acdc97ed).
+9. *A partially mapped THP waits on the split queue* (``deferred_split_folio(folio,
+   true)`` from the unmap), so pressure frees its unmapped subpages: ``a partially mapped
+   THP waits on the split queue``; broken by ``partial_unmap_not_queued``.
+10. *Where the zeropage may not be mapped*: an mlocked folio, a VM_LOCKED VMA,
+    ``mm_forbids_zeropage`` (rule 4), a pinned folio (the split fails:
+    ``models/thp_multi.py``, ``split_trusts_can_split_folio``), a poisoned subpage
+    (``remap_reads_poison``, there too). "Not when userfaultfd is armed" was v1's rule;
+    the merged series maps the zeropage whatever the registration (v2 changelog: "Map to
+    shared zeropage in all cases if the base page is zero-filled"), keeping uffd-wp
+    (rule 3), so it is checked as ``v1_pte_none``'s opposite, not as a rule of its own.
 
 Out of scope, with the reason: mTHPs (``thp_underused`` compares against the PMD-sized
 ``max_ptes_none``, so an mTHP is never underused -- the model's THPs are PMD-sized); the
@@ -171,6 +185,8 @@ WP_LOST = "zeropage_drops_uffd_wp"
 NO_NHP = "qemu_skips_nhp_range"
 BALLOON_POSTCOPY = "balloon_in_postcopy"
 BALLOON_SNAPSHOT = "balloon_in_snapshot"
+SPLITS_ALL = "splits_every_queued_thp"
+NOT_QUEUED = "partial_unmap_not_queued"
 
 
 class Kind(IntEnum):
@@ -354,6 +370,9 @@ class State:
     """Ghost: the first page whose read returned something else than the guest wrote."""
     untracked: int = -1
     """Ghost: the first write-protected page written without a WP fault."""
+    wasted_split: int = -1
+    """Ghost: the first region whose fully mapped THP the shrinker split although it was not
+    underused (at most max_ptes_none zero-filled subpages)."""
 
 
 def _with(bits: tuple[bool, ...], p: int, value: bool) -> tuple[bool, ...]:
@@ -469,6 +488,19 @@ class ThpSplit(Model[Config, State]):
             "background snapshot', Fixes 8518278a6af5): the discard drops the uffd-wp bit "
             "of a page QEMU has not saved, so its old content is lost to the snapshot"
         ),
+        SPLITS_ALL: (
+            "the series without 'mm: introduce a pageflag for partially mapped folios' "
+            "(8422acdc97ed): once every THP is queued at fault (dafff3f4c850), the shrinker "
+            "cannot tell a partially mapped THP from a fully mapped one (the mapcounts no "
+            "longer say it), so it splits every queued THP, however well used"
+        ),
+        NOT_QUEUED: (
+            "a partial unmap that does not queue the THP (mm/rmap.c __folio_remove_rmap "
+            "without its deferred_split_folio(folio, true)): the THP refcounting rework "
+            "before Kirill Shutemov's 'thp: introduce deferred_split_huge_page()' "
+            "(9a982250f773) -- a THP the shrinker already let go as not underused keeps "
+            "its unmapped subpages allocated for as long as it lives"
+        ),
     }
     # Two regions of 4 subpages pass 400,000 states by BFS depth 10: exhaustive search stops
     # at two regions of 2; larger VMAs are Hypothesis's (hypothesis_config).
@@ -566,7 +598,7 @@ class ThpSplit(Model[Config, State]):
                 thp[r] = False
                 if r in queue:
                     queue.remove(r)
-            elif r not in queue:
+            elif r not in queue and self.variant != NOT_QUEUED:
                 queue.append(r)
         return replace(s, thp=tuple(thp), split_queue=tuple(queue))
 
@@ -922,6 +954,11 @@ class ThpSplit(Model[Config, State]):
             )
             yield {"region": r}, t
 
+    def _zero_subpages(self, s: State, r: int) -> int:
+        """The zero-filled subpages of region r (the ghost's own count, apart from
+        thp_underused's early-exit scan)."""
+        return sum(not s.pte[p].data for p in range(r * self.S, (r + 1) * self.S))
+
     def thp_underused(self, s: State, r: int) -> bool:
         """mm/huge_memory.c thp_underused: more than max_ptes_none zero-filled subpages."""
         if self.variant == UNDERUSED_511 and self.max_ptes_none == self.S - 1:
@@ -979,7 +1016,7 @@ class ThpSplit(Model[Config, State]):
             return
         r = s.split_queue[0]
         dequeued = replace(s, split_queue=s.split_queue[1:])
-        if not self._partially_mapped(s, r):
+        if not self._partially_mapped(s, r) and self.variant != SPLITS_ALL:
             if self._locked(s):
                 yield {"region": r, "result": "mlocked: skipped, dequeued"}, dequeued
                 return
@@ -987,9 +1024,16 @@ class ThpSplit(Model[Config, State]):
                 yield {"region": r, "result": "not underused: dequeued"}, dequeued
                 return
             why = "underused: split"
-        else:
+        elif self._partially_mapped(s, r):
             why = "partially mapped: split"
+        else:
+            why = "queued: split"
+        wasted = (
+            not self._partially_mapped(s, r) and self._zero_subpages(s, r) <= self.max_ptes_none
+        )
         what, t = self._split(s, r)
+        if wasted and t.wasted_split < 0:
+            t = replace(t, wasted_split=r)
         yield {"region": r, "result": f"{why}; {what}" if what else why}, t
 
     # -- properties -------------------------------------------------------------------------
@@ -1137,6 +1181,44 @@ class ThpSplit(Model[Config, State]):
                 )
         return True
 
+    @always(
+        "the shrinker splits a fully mapped THP only when it is underused",
+        trigger="a split happens",
+    )
+    def no_wasted_split(self, s: State) -> Check:
+        """A fully mapped THP is split by the shrinker only with more than max_ptes_none
+        zero-filled subpages (thp_underused); a well-used THP keeps its PMD mapping. The
+        same threshold is khugepaged's (hpage_collapse_scan_pmd), so a THP split below it
+        would be collapsed again."""
+        if s.wasted_split >= 0:
+            r = s.wasted_split
+            return (
+                f"the shrinker split the fully mapped THP of region {r} although at most "
+                f"max_ptes_none ({self.max_ptes_none}) of its subpages were zero-filled"
+            )
+        return True
+
+    @always(
+        "a partially mapped THP waits on the split queue",
+        trigger="a THP is partially mapped",
+    )
+    def partial_thp_queued(self, s: State) -> Check:
+        """A THP that lost subpages to an unmap is on the deferred split queue
+        (deferred_split_folio(folio, true)), so memory pressure frees the unmapped
+        subpages; a THP that lost all of them is freed."""
+        for r in range(self.config.regions):
+            if not s.thp[r]:
+                continue
+            span = range(r * self.S, (r + 1) * self.S)
+            if all(s.pte[p].kind is not Kind.THP for p in span):
+                return f"the THP of region {r} maps no subpage any more but was not freed"
+            if self._partially_mapped(s, r) and r not in s.split_queue:
+                return (
+                    f"the THP of region {r} is partially mapped but not on the split queue: "
+                    f"its unmapped subpages stay allocated"
+                )
+        return True
+
     def _all_zero_thp(self, s: State, r: int) -> bool:
         span = range(r * self.S, (r + 1) * self.S)
         return s.thp[r] and all(s.pte[p].kind is Kind.THP and not s.pte[p].data for p in span)
@@ -1161,6 +1243,10 @@ class ThpSplit(Model[Config, State]):
     @sometimes("a split happens")
     def split_happens(self, s: State) -> bool:
         return Stat.THP_SPLIT in s.stats
+
+    @sometimes("a THP is partially mapped")
+    def thp_partially_mapped(self, s: State) -> bool:
+        return any(s.thp[r] and self._partially_mapped(s, r) for r in range(self.config.regions))
 
     @sometimes("a zero subpage is replaced by the shared zeropage")
     def zero_replaced(self, s: State) -> bool:

@@ -92,6 +92,10 @@ def test_upstream_holds_with_exact_figures() -> None:
         ("a page is pinned", 2),
         ("a subpage is poisoned", 2),
         ("a split keeps a zero subpage it may not remap", 3),
+        ("the shrinker splits a THP", 5),
+        ("a THP is partially mapped", 2),
+        ("a poisoned subpage stays mapped in its THP", 3),
+        ("mlock() populates the VMA", 2),
     ],
 )
 def test_every_witness_is_reached(witness: str, length: int) -> None:
@@ -168,6 +172,12 @@ CASES = [
     ("remap_reads_poison", POISON, 2),
     ("underused_reads_poison", POISON, 4),
     ("zeropage_ignores_mlock", LOCKED, 3),
+    (
+        "splits_every_queued_thp",
+        "the shrinker splits a fully mapped THP only when it is underused",
+        2,
+    ),
+    ("partial_unmap_not_queued", "a partially mapped THP waits on the split queue", 3),
 ]
 
 

@@ -35,6 +35,8 @@ READS = "every access reads what was last written"
 TRACKING = "every write to a write-protected page raises a WP fault first"
 PROTECTED = "a page QEMU has not saved keeps its write protection"
 RECLAIMED = "an all-zero THP on the split queue is eventually split"
+WASTED = "the shrinker splits a fully mapped THP only when it is underused"
+QUEUED = "a partially mapped THP waits on the split queue"
 
 
 def model(variant: str = "upstream", **config: Any) -> ThpSplit:
@@ -89,6 +91,7 @@ def test_upstream_holds_with_exact_figures() -> None:
     [
         ("a THP forms", 1, "ram_load_precopy"),
         ("a split happens", 2, "deferred_split_scan"),
+        ("a THP is partially mapped", 2, "loadvm_postcopy_ram_handle_discard"),
         ("a zero subpage is replaced by the shared zeropage", 2, "deferred_split_scan"),
         ("a MISSING fault is raised", 3, "vcpu_access"),
         ("a MISSING fault is served", 4, "postcopy_ram_fault_thread"),
@@ -158,6 +161,8 @@ CASES = [
     ("qemu_skips_nhp_range", {"user": "postcopy"}, DISCARDED, 4),
     ("qemu_skips_nhp_range", {"user": "postcopy"}, READS, 6),
     ("underused_511_exit", NO_BALLOON, RECLAIMED, 3),
+    ("splits_every_queued_thp", SNAPSHOT, WASTED, 2),
+    ("partial_unmap_not_queued", {"user": "snapshot"}, QUEUED, 3),
     ("balloon_in_postcopy", {"user": "postcopy"}, RECEIVED, 4),
     ("balloon_in_postcopy", {"user": "postcopy"}, IGNORED, 5),
     ("balloon_in_postcopy", {"user": "postcopy"}, SERVED, 10),

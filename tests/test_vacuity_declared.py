@@ -42,9 +42,6 @@ KNOWN_UNDECLARED: dict[str, set[str]] = {
         "every frame is in exactly one aligned block",
         "reported is set only on heads of free blocks",
     },
-    "thp_multi": {
-        "every access reads what was last written",
-    },
 }
 MODELS = sorted(all_models())
 
