@@ -76,9 +76,13 @@ admits: a free and an allocation between any two lists of a pass and while a rep
 Offline merge rule fires); a block and its buddy in one batch; a fallback allocation that
 steals a pageblock and an isolation that gives it back to MOVABLE; a report that fails,
 which skips the second zone; a pass that moves on to the second zone; reuse of a reported
-block; the host answering at any point. It does not reach the budget (three unreported
-blocks on one list at once): the manifest entry with eight fragmented frames does, and the
-ladder of larger configurations (``models/manifest/page_reporting.json``) checks the rest.
+block; the host answering at any point; an unmovable allocation that falls back to the
+MOVABLE pageblock and claims it (the witness "an unmovable allocation steals a MOVABLE
+pageblock"), and, against it, ZONE_MOVABLE, which only movable allocations reach and whose
+pageblocks therefore stay MOVABLE ("ZONE_MOVABLE holds only movable memory"). It does not
+reach the budget (three unreported blocks on one list at once): the manifest entry with
+eight fragmented frames does, and the ladder of larger configurations
+(``models/manifest/page_reporting.json``) checks the rest.
 
 Abstracted away, and why:
 
@@ -244,7 +248,6 @@ class Config:
     def __post_init__(self) -> None:
         n, top = self.movable_frames, self.frames.bit_length() - 1
         smallest = n or self.frames
-        pageblocks = (self.frames + n) >> self.pageblock_order
         problems = [
             message
             for bad, message in (
@@ -261,8 +264,9 @@ class Config:
                     "pageblock_order must be 0 or 1, and a pageblock fit every zone",
                 ),
                 (
-                    not 0 <= self.unmovable_pageblocks <= pageblocks,
-                    f"unmovable_pageblocks must be in 0..{pageblocks}",
+                    not 0 <= self.unmovable_pageblocks <= self.frames >> self.pageblock_order,
+                    "unmovable_pageblocks must be in 0..(the first zone's pageblocks): "
+                    "ZONE_MOVABLE's pageblocks are all MOVABLE",
                 ),
                 (not 0 <= self.report_order <= top, f"report_order must be in 0..{top}"),
                 (not 0 <= self.max_alloc_order <= top, f"max_alloc_order must be in 0..{top}"),
@@ -440,6 +444,12 @@ class PageReporting(Model[Config, State]):
             "report() polls virtqueue_get_buf() with cpu_relax(), as virtio-net's control "
             "queue does (drivers/net/virtio_net.c: virtnet_send_command), instead of sleeping "
             "in wait_event(): a stalled host keeps a CPU spinning"
+        ),
+        "unmovable_in_movable_zone": (
+            "a hypothetical slip in gfp_zone(): an unmovable (GFP_KERNEL) allocation is served "
+            "from ZONE_MOVABLE, and __rmqueue_fallback's steal claims a ZONE_MOVABLE pageblock "
+            "UNMOVABLE -- what the zone exists to forbid (Documentation/admin-guide/mm/"
+            "memory-hotplug.rst, 'ZONE_MOVABLE'): its memory can no longer be offlined"
         ),
         "host_rounds_out": (
             "a device that rounds a range smaller than its page out to the whole host page "
@@ -670,8 +680,12 @@ class PageReporting(Model[Config, State]):
         for zone, want, mt in itertools.product(
             range(self.zones), range(self.config.max_alloc_order + 1), _MTS
         ):
-            if mt is Migratetype.UNMOVABLE and (
-                zone == self.movable_zone or not self.config.unmovable_allocs
+            if mt is Migratetype.UNMOVABLE and not self.config.unmovable_allocs:
+                continue
+            if (
+                mt is Migratetype.UNMOVABLE
+                and zone == self.movable_zone
+                and self.variant != "unmovable_in_movable_zone"
             ):
                 continue  # gfp_zone(): only __GFP_MOVABLE allocations reach ZONE_MOVABLE
             found = self._smallest(s, zone, want, mt)
@@ -1144,7 +1158,7 @@ class PageReporting(Model[Config, State]):
             out.extend((h, order) for h in heads)
         return out
 
-    @always("no page is lost or owned twice")
+    @always("no page is lost or owned twice", unconditional=True)
     def ownership(self, s: State) -> Check:
         return memory.ownership(
             self.frames,
@@ -1242,6 +1256,29 @@ class PageReporting(Model[Config, State]):
             )
         return True
 
+    @always(
+        "ZONE_MOVABLE holds only movable memory: its pageblocks and free lists are MOVABLE",
+        unconditional=True,
+    )
+    def movable_zone_stays_movable(self, s: State) -> Check:
+        """ZONE_MOVABLE's pageblocks start MOVABLE and only movable allocations reach it
+        (``gfp_zone``), so no steal makes one UNMOVABLE; a block freed there goes on its
+        pageblock's list, MOVABLE. An UNMOVABLE pageblock or free list there is memory the
+        zone can no longer offline."""
+        z = self.movable_zone
+        if z is None:
+            return True
+        first = self.zone_start[z]
+        for f in range(first, first + (1 << self.zone_top[z])):
+            if s.pageblock[self.pageblock_of(f)] is Migratetype.UNMOVABLE:
+                return f"ZONE_MOVABLE's pageblock {self.pageblock_of(f)} is UNMOVABLE"
+        for order in range(self.orders):
+            heads = s.free_area[self.list_id(z, order, Migratetype.UNMOVABLE)]
+            if heads:
+                block = (heads[0], order)
+                return f"ZONE_MOVABLE's free block {fmt_block(block)} is on an UNMOVABLE list"
+        return True
+
     def _marked(self, s: State) -> list[Block]:
         return [b for b in self.free_blocks(s) if b[0] in s.reported]
 
@@ -1292,6 +1329,20 @@ class PageReporting(Model[Config, State]):
     @sometimes("the pass reaches the second zone")
     def second_zone(self, s: State) -> bool:
         return s.zone > 0 or self.zones == 1
+
+    @sometimes("an unmovable allocation steals a MOVABLE pageblock")
+    def pageblock_stolen(self, s: State) -> bool:
+        """``__rmqueue_fallback`` ran and ``steal_suitable_fallback`` claimed the pageblock: a
+        pageblock that started MOVABLE is UNMOVABLE (nothing else makes one UNMOVABLE). Not
+        applicable without unmovable allocations or a MOVABLE pageblock in the first zone."""
+        first_zone_pageblocks = self.config.frames >> self.pb
+        if not (
+            self.config.clients
+            and self.config.unmovable_allocs
+            and self.config.unmovable_pageblocks < first_zone_pageblocks
+        ):
+            return True
+        return Migratetype.UNMOVABLE in s.pageblock[self.config.unmovable_pageblocks :]
 
     @sometimes("the guest allocates while a report waits for the host")
     def alloc_during_wait(self, s: State) -> bool:

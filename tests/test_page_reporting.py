@@ -55,6 +55,7 @@ FREED = (
 )
 NOTIFY = "a notify is never lost: a pending request is served by a new pass"
 BUSY = "the worker sleeps while the host stalls: no step that changes nothing"
+MOVABLE_ZONE = "ZONE_MOVABLE holds only movable memory: its pageblocks and free lists are MOVABLE"
 GAP = (
     "upstream's gap: the worker stops for good with a free block at or above the reporting "
     "order unreported"
@@ -279,6 +280,7 @@ SAFETY = [
     ("notify_unmerged_order", (("report_order", 1), ("capacity", 1)), {IDLE: 6}),
     ("pass_reports_nothing", (), {IDLE: 3}),
     ("host_rounds_out", (*ONE_ZONE, ("host_page_order", 1)), {DATA_LOSS: 7}),
+    ("unmovable_in_movable_zone", (), {MOVABLE_ZONE: 1}),
 ]
 
 

@@ -34,9 +34,6 @@ KNOWN_UNDECLARED: dict[str, set[str]] = {
         "hinting never takes the zone below the low watermark",
         "no hinting-induced OOM",
     },
-    "page_reporting": {
-        "no page is lost or owned twice",
-    },
     "reference_buddy": {
         "at most CAP blocks are isolated",
         "every frame is in exactly one aligned block",

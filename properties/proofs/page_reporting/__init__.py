@@ -61,6 +61,7 @@ class PageReportingEncoding(Invariants):
         "pass_reports_nothing",
         "busy_poll_ack",
         "host_rounds_out",
+        "unmovable_in_movable_zone",
     )
     bmc_depth = 10
     proved_variants = ("upstream", "offline")

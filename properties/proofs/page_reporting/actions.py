@@ -211,8 +211,14 @@ class Actions(Relations):
             ztop = self.ztop[z]
             for want in range(min(self.mao, ztop) + 1):
                 for mt in (0, 1):
-                    if mt == 0 and (z == self.m.movable_zone or not cfg.unmovable_allocs):
+                    if mt == 0 and not cfg.unmovable_allocs:
                         continue
+                    if (
+                        mt == 0
+                        and z == self.m.movable_zone
+                        and self.variant != "unmovable_in_movable_zone"
+                    ):
+                        continue  # gfp_zone()
                     other = 1 - mt
                     for found in range(want, ztop + 1):
                         guard = z3.And(

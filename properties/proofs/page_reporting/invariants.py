@@ -46,6 +46,9 @@ class Invariants(Walk):
             "the worker does not go idle while a block the guest freed waits for its report": (
                 Forall(1, self.nothing_owed_when_idle)
             ),
+            "ZONE_MOVABLE holds only movable memory: its pageblocks and free lists are MOVABLE": (
+                Forall(1, self.movable_in_movable_zone)
+            ),
         }
 
     # -- the properties --------------------------------------------------------------------
@@ -115,6 +118,15 @@ class Invariants(Walk):
     def nothing_owed_when_idle(self, v: Vars, f: Any) -> Any:
         idle = z3.And(v["pc"] == self._pc(Pc.OFF), z3.Not(v["work_queued"]))
         return z3.Implies(idle, z3.Not(z3.Or([v[f"owed{o}"][f] for o in self.rep_orders])))
+
+    def movable_in_movable_zone(self, v: Vars, f: Any) -> Any:
+        z = self.m.movable_zone
+        if z is None:
+            return z3.BoolVal(True)
+        unmovable_lists = [v[self.free(z, o, 0)][f] for o in range(self.ztop[z] + 1)]
+        return z3.Implies(
+            self.in_zone(f, z), z3.Not(z3.Or(self.unmovable_at(v, f), *unmovable_lists))
+        )
 
     # -- the lemmas ------------------------------------------------------------------------
 
