@@ -20,7 +20,7 @@ from hintspec.manifests.proofs import (
     run_proof_entry,
     twins_required,
 )
-from hintspec.smt import ProofResult, ProofVerdict, encodings
+from hintspec.smt import ProofResult, ProofVerdict, encodings, invariant_properties
 from hintspec.traces.trace import Trace
 
 ENTRIES = load_proof_manifest()
@@ -38,6 +38,18 @@ def test_every_recorded_proof_result_still_holds(entry: ProofEntry) -> None:
 
         outcome = replay(result.trace)
         assert outcome.ok, outcome.message
+
+
+@pytest.mark.parametrize("model_name", sorted(encodings()))
+def test_every_always_property_is_encoded_or_listed_with_why(model_name: str) -> None:
+    enc_cls = encodings()[model_name]
+    cls = get_model(model_name)
+    enc = enc_cls(cls(make_config(cls, enc_cls.proved_variants[0], {})))
+    encoded = set(enc.invariants())
+    left_out = set(enc_cls.properties_not_encoded)
+    assert set(invariant_properties(enc.model)) == encoded | left_out
+    assert not encoded & left_out
+    assert all(why.strip() for why in enc_cls.properties_not_encoded.values())
 
 
 @pytest.mark.parametrize("model_name", sorted(encodings()))

@@ -60,6 +60,10 @@ class Encoding(ABC, Generic[StateT]):
     """The model's other variants, each with why the encoding leaves it out (say, it breaks
     only a property the encoding does not state). ``prove`` refuses them, and the test suite
     asks every variant of the model to be in exactly one of the two lists."""
+    properties_not_encoded: ClassVar[Mapping[str, str]] = {}
+    """The model's ``@always`` properties this encoding does not state, each with why; the
+    explorer checks them. The test suite asks every other ``@always`` property to be
+    encoded, so a property added to the model is not silently left out of proofs."""
     bmc_depth: ClassVar[int] = 8
     """Default depth of the bounded search (enough for the known bad variants)."""
     proved_variants: ClassVar[tuple[str, ...]] = ("upstream",)

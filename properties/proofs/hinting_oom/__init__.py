@@ -102,6 +102,14 @@ class HintingOomEncoding(Invariants):
         "capped_waits_for_nothing": "breaks only liveness ('a reporting pass ends while the "
         "host answers'): the explorer's business",
     }
+    properties_not_encoded = {
+        "the worker does not go idle while a block it may report waits": "needs the "
+        "per-batch gate and the zone watermark of every free block in one predicate; the "
+        "explorer checks it (bad variant capped_set_idle)",
+        "every ring buffer names at least one block": "the ring encoding holds only "
+        "non-empty batches, so the property is true by construction there; the explorer "
+        "checks it (bad variant capped_empty_leftover)",
+    }
     proved_variants = ("capped_gate_per_batch", "capped_gate", "capped_no_gate")
     bmc_depth = 10
     size_parameter = "blocks"
