@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hintspec.engine.fuzzing import register_profiles
@@ -33,3 +35,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if seed is not None and reporter is not None and not hasattr(session.config, "workerinput"):
         reporter.write_line(f"test order: -p randomly --randomly-seed={seed}")
+
+
+@pytest.fixture
+def local_dask_cluster() -> Iterator[Any]:
+    """A Dask cluster of two worker processes with one thread each, bound to 127.0.0.1 and
+    without a dashboard; the test is skipped when the optional extra is not installed."""
+    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster

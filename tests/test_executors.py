@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from hintspec.engine.executors import DaskExecutor, ProcessExecutor, SerialExecutor, executor
@@ -61,20 +62,16 @@ def test_check_all_with_two_jobs_prints_what_the_serial_run_prints() -> None:
     assert _check_all("--jobs", "2", "--fingerprints") == serial
 
 
-def test_check_all_on_a_local_dask_cluster_prints_what_the_serial_run_prints() -> None:
-    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
+def test_check_all_on_a_local_dask_cluster_prints_what_the_serial_run_prints(
+    local_dask_cluster: Any,
+) -> None:
+    import distributed
+
     serial = _check_all()
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        with distributed.Client(cluster) as client:
-            workers = client.scheduler_info()["workers"]
-            assert len(workers) == 2
-        assert _check_all("--executor", cluster.scheduler_address) == serial
+    with distributed.Client(local_dask_cluster) as client:
+        workers = client.scheduler_info()["workers"]
+        assert len(workers) == 2
+    assert _check_all("--executor", local_dask_cluster.scheduler_address) == serial
 
 
 def test_a_bad_scheduler_address_is_one_line_of_bad_input() -> None:

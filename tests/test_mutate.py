@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import toy_mutation
@@ -402,8 +403,9 @@ def test_a_rerun_keeps_the_triage_of_each_survivor(tmp_path: Path) -> None:
 # -- on a Dask cluster ------------------------------------------------------------------------
 
 
-def test_mutants_on_a_local_dask_cluster_get_the_outcomes_of_the_local_run() -> None:
-    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
+def test_mutants_on_a_local_dask_cluster_get_the_outcomes_of_the_local_run(
+    local_dask_cluster: Any,
+) -> None:
     looping = SOURCE.replace(
         "        spare = spare + 0\n", "        while True:\n            pass\n"
     )
@@ -416,24 +418,17 @@ def test_mutants_on_a_local_dask_cluster_get_the_outcomes_of_the_local_run() -> 
     ]
     configs = [RunConfig({}, "defaults", budget=2.0), RunConfig({"capacity": 1}, "capacity=1")]
     local = _run(chosen, configs=configs)
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        remote = mutate(
-            toy_mutation.Ring,
-            variant="upstream",
-            configs=configs,
-            skipped=[],
-            mutants=chosen,
-            enumerated=len(chosen),
-            source=SOURCE,
-            path=PATH,
-            address=cluster.scheduler_address,
-        )
+    remote = mutate(
+        toy_mutation.Ring,
+        variant="upstream",
+        configs=configs,
+        skipped=[],
+        mutants=chosen,
+        enumerated=len(chosen),
+        source=SOURCE,
+        path=PATH,
+        address=local_dask_cluster.scheduler_address,
+    )
     assert [r.mutant.id for r in remote.results] == [r.mutant.id for r in local.results]
     assert [r.outcome for r in remote.results] == [r.outcome for r in local.results]
     assert [r.killers for r in remote.results] == [r.killers for r in local.results]

@@ -7,8 +7,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-import pytest
 from hintspec.engine.swarm import SwarmResult, SwarmRun, tasks_for
 from hintspec.lang.registry import get_model
 
@@ -84,15 +84,7 @@ def test_a_swarm_in_two_processes_finds_what_the_serial_swarm_finds(tmp_path: Pa
 
 
 def test_a_swarm_on_a_local_dask_cluster_finds_what_the_serial_swarm_finds(
-    tmp_path: Path,
+    tmp_path: Path, local_dask_cluster: Any
 ) -> None:
-    distributed = pytest.importorskip("distributed", reason="the optional extra is not installed")
     serial = _fuzz(tmp_path)
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        assert _fuzz(tmp_path, "--executor", cluster.scheduler_address) == serial
+    assert _fuzz(tmp_path, "--executor", local_dask_cluster.scheduler_address) == serial
